@@ -1,0 +1,405 @@
+//! The command table and dispatch.
+//!
+//! One declarative table ([`Spec`] entries, one slice per family file) is the single source of truth
+//! for every command: name, arity, flags, key positions and handler. Dispatch, the arity error,
+//! authentication checks and COMMAND INFO/COUNT/LIST/GETKEYS all read it.
+
+pub mod args;
+pub mod connection;
+pub mod introspection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+pub use args::Args;
+
+use crate::protocol::Reply;
+use crate::server::{Client, Shared};
+use crate::storage::{Db, StoreError, View};
+use crate::types::TypeError;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Command flags, as COMMAND INFO reports them (plus internal ones).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    pub const NO_AUTH: u32 = 1 << 11;
+    pub const MAY_REPLICATE: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    /// Internal: runs with the database mapping held exclusively (SWAPDB, FLUSHDB, FLUSHALL).
+    pub const EXCLUSIVE: u32 = 1 << 31;
+
+    /// Names of the public flags, in COMMAND INFO order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// Where a command's keys are: Redis's (first, last, step) convention; last may be negative
+/// (counted from the end), first 0 means no keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keys {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+impl Keys {
+    pub const NONE: Keys = Keys {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
+
+    /// A single key at position `i`.
+    pub const fn one(i: i32) -> Keys {
+        Keys {
+            first: i,
+            last: i,
+            step: 1,
+        }
+    }
+
+    /// Keys from `first` to `last` (negative: from the end) every `step`.
+    pub const fn range(first: i32, last: i32, step: i32) -> Keys {
+        Keys { first, last, step }
+    }
+
+    /// Positions of the keys in an argument vector of length `argc`.
+    pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, step) = (self.first.max(0) as usize, self.step.max(1) as usize);
+        let last = if self.last < 0 {
+            argc as i64 + self.last as i64
+        } else {
+            self.last as i64
+        };
+        let end = if self.first == 0 {
+            0
+        } else {
+            (last.min(argc as i64 - 1) + 1).max(0) as usize
+        };
+        (first..end.max(first)).step_by(step)
+    }
+}
+
+/// A command handler.
+pub type Handler = fn(&mut Context<'_>, &Args<'_>) -> CmdResult;
+
+/// One entry of the command table.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis's convention: N = exactly N arguments including the name, -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Keys,
+    pub handler: Handler,
+    /// The COMMAND DOCS group (string, generic, connection, server).
+    pub group: &'static str,
+    /// One line for COMMAND DOCS.
+    pub summary: &'static str,
+}
+
+impl Spec {
+    /// A table entry; `group` and `summary` are set with the builder methods.
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: Keys, handler: Handler) -> Spec {
+        Spec {
+            name,
+            arity,
+            flags,
+            keys,
+            handler,
+            group: "",
+            summary: "",
+        }
+    }
+
+    pub const fn group(mut self, group: &'static str) -> Spec {
+        self.group = group;
+        self
+    }
+
+    pub const fn doc(mut self, summary: &'static str) -> Spec {
+        self.summary = summary;
+        self
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `argc` arguments satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let a = self.arity as i64;
+        if a >= 0 {
+            argc == a
+        } else {
+            argc >= -a
+        }
+    }
+}
+
+/// Errors a command replies with. The display text is the exact Redis error line.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR DB index is out of range")]
+    DbIndex,
+    /// Any other error; the text includes its code.
+    #[error("{0}")]
+    Msg(Cow<'static, str>),
+    #[error("ERR {0}")]
+    Storage(#[from] StoreError),
+}
+
+impl CmdError {
+    /// An error with a fixed text (including its code, e.g. `ERR ...`).
+    pub fn msg(text: impl Into<Cow<'static, str>>) -> Self {
+        CmdError::Msg(text.into())
+    }
+}
+
+impl From<TypeError> for CmdError {
+    fn from(e: TypeError) -> Self {
+        match e {
+            TypeError::WrongType => CmdError::WrongType,
+            TypeError::NotInteger => CmdError::NotInteger,
+            TypeError::NotFloat => CmdError::NotFloat,
+            TypeError::NoSuchKey => CmdError::NoSuchKey,
+            TypeError::Storage(s) => CmdError::Storage(s),
+            other => CmdError::msg(other.to_string()),
+        }
+    }
+}
+
+/// What a handler returns.
+pub type CmdResult = Result<Reply, CmdError>;
+
+/// Everything a handler may touch: the shared server, its own client, and the database view
+/// taken for this command.
+pub struct Context<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub client: &'a mut Client,
+    pub view: View<'a>,
+}
+
+impl<'a> Context<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> Db<'a> {
+        self.view
+            .db(self.client.db)
+            .expect("a client's selected database is always in range")
+    }
+
+    /// A database by logical index, as given by a client (MOVE, COPY DB, SWAPDB).
+    pub fn db_at(&self, index: i64) -> Result<Db<'a>, CmdError> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.view.db(i))
+            .ok_or(CmdError::DbIndex)
+    }
+}
+
+/// Every family's slice of the table.
+fn all_specs() -> impl Iterator<Item = &'static Spec> {
+    [
+        strings::TABLE,
+        keys::TABLE,
+        connection::TABLE,
+        server::TABLE,
+        introspection::TABLE,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The command table, indexed by lowercase name.
+pub struct Table {
+    by_name: HashMap<&'static [u8], &'static Spec>,
+}
+
+impl Table {
+    /// The table, built once.
+    pub fn get() -> &'static Table {
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        TABLE.get_or_init(|| Table {
+            by_name: all_specs().map(|s| (s.name.as_bytes(), s)).collect(),
+        })
+    }
+
+    /// Looks a command up by name, case-insensitively, without allocating.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Spec> {
+        let mut buf = [0u8; 32];
+        let lower = buf.get_mut(..name.len())?;
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(&*lower).copied()
+    }
+
+    /// Every command, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Spec> + '_ {
+        self.by_name.values().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// Redis's reply to an unknown command: the name and up to 128 characters of its arguments.
+pub fn unknown_command(args: &Args<'_>) -> CmdError {
+    let mut listed = String::new();
+    for a in args.iter().skip(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        let text = String::from_utf8_lossy(a);
+        let shown: String = text.chars().take(room).collect();
+        listed.push('\'');
+        listed.push_str(&shown);
+        listed.push_str("' ");
+    }
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    CmdError::msg(format!(
+        "ERR unknown command '{name}', with args beginning with: {listed}"
+    ))
+}
+
+/// Redis's reply to an unknown subcommand.
+pub fn unknown_subcommand(args: &Args<'_>) -> CmdError {
+    let sub = String::from_utf8_lossy(args.get(1));
+    let sub: String = sub.chars().take(128).collect();
+    CmdError::msg(format!(
+        "ERR unknown subcommand '{sub}'. Try {} HELP.",
+        String::from_utf8_lossy(args.get(0)).to_ascii_uppercase()
+    ))
+}
+
+/// Runs one request and returns its reply. Checks existence, arity and authentication first, as
+/// Redis does, in that order.
+pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> Reply {
+    let table = Table::get();
+    let Some(spec) = table.lookup(args.get(0)) else {
+        return error_reply(unknown_command(args));
+    };
+    if !spec.arity_ok(args.len()) {
+        return error_reply(CmdError::Arity(spec.name.to_string()));
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && shared.auth_required() {
+        return Reply::Error("NOAUTH Authentication required.".into());
+    }
+    client.note_command(spec.name);
+    let view = if spec.has(flags::EXCLUSIVE) {
+        shared.store.view_exclusive()
+    } else {
+        shared.store.view()
+    };
+    let mut cx = Context {
+        shared,
+        client,
+        view,
+    };
+    let result = (spec.handler)(&mut cx, args);
+    drop(cx);
+    shared.stats.note_command(result.is_err());
+    match result {
+        Ok(reply) => reply,
+        Err(e) => {
+            if let CmdError::Storage(s) = &e {
+                tracing::error!(command = spec.name, error = %s, "storage error");
+            }
+            error_reply(e)
+        }
+    }
+}
+
+/// Renders an error as a reply.
+pub fn error_reply(e: CmdError) -> Reply {
+    Reply::Error(e.to_string().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_positions() {
+        let v = |k: Keys, n| k.positions(n).collect::<Vec<_>>();
+        assert_eq!(v(Keys::one(1), 2), vec![1]);
+        assert_eq!(v(Keys::range(1, -1, 1), 4), vec![1, 2, 3]);
+        assert_eq!(v(Keys::range(1, -1, 2), 5), vec![1, 3]);
+        assert_eq!(v(Keys::range(1, 2, 1), 3), vec![1, 2]);
+        assert_eq!(v(Keys::NONE, 3), Vec::<usize>::new());
+        assert_eq!(v(Keys::one(1), 1), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn table_names_are_unique_lowercase_and_looked_up_case_insensitively() {
+        let mut seen = std::collections::HashSet::new();
+        for s in all_specs() {
+            assert!(seen.insert(s.name), "duplicate {}", s.name);
+            assert_eq!(s.name, s.name.to_ascii_lowercase());
+            assert!(!s.group.is_empty(), "{} has no group", s.name);
+        }
+        let t = Table::get();
+        assert!(t.lookup(b"GeT").is_some());
+        assert!(t.lookup(b"nosuchcommand").is_none());
+        assert!(t.lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn arity_rules() {
+        fn h(_: &mut Context<'_>, _: &Args<'_>) -> CmdResult {
+            Ok(Reply::Ok)
+        }
+        let exact = Spec::new("x", 2, 0, Keys::NONE, h);
+        let atleast = Spec::new("y", -2, 0, Keys::NONE, h);
+        assert!(exact.arity_ok(2) && !exact.arity_ok(3) && !exact.arity_ok(1));
+        assert!(atleast.arity_ok(2) && atleast.arity_ok(9) && !atleast.arity_ok(1));
+    }
+}

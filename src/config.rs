@@ -1,0 +1,494 @@
+//! Every tunable of the server in one struct, parsed from a redis.conf-style file and command-line
+//! flags, and exposed to CONFIG GET/SET/REWRITE through one parameter table.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// When the write-ahead log is fsynced; Redis's `appendfsync` semantics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncMode {
+    /// Group commit: every acknowledged write is on stable storage.
+    Always,
+    /// A background task fsyncs once a second; a power loss may cost up to a second.
+    EverySec,
+    /// The OS decides when dirty pages reach the disk.
+    No,
+}
+
+impl FsyncMode {
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Self::Always),
+            "everysec" => Some(Self::EverySec),
+            "no" => Some(Self::No),
+            _ => None,
+        }
+    }
+
+    /// The name used in configuration files and CONFIG GET.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::EverySec => "everysec",
+            Self::No => "no",
+        }
+    }
+}
+
+/// Block compression applied to RocksDB tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "no" => Some(Self::None),
+            "lz4" => Some(Self::Lz4),
+            "zstd" => Some(Self::Zstd),
+            _ => None,
+        }
+    }
+
+    /// The name used in configuration files and CONFIG GET.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
+/// The server's configuration. Defaults follow Redis where Redis has the same knob.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub dir: PathBuf,
+    pub databases: u32,
+    pub requirepass: Option<String>,
+    pub maxclients: u32,
+    /// Idle seconds before a client is disconnected; 0 disables.
+    pub timeout: u64,
+    pub loglevel: String,
+    pub logfile: String,
+    pub protected_mode: bool,
+    pub fsync: FsyncMode,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub tcp_keepalive: u64,
+    pub block_cache_size: u64,
+    pub write_buffer_size: u64,
+    pub compression: Compression,
+    pub max_background_jobs: u32,
+    /// Where the configuration was loaded from, for CONFIG REWRITE.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            dir: PathBuf::from("basalt-data"),
+            databases: 16,
+            requirepass: None,
+            maxclients: 10_000,
+            timeout: 0,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            protected_mode: true,
+            fsync: FsyncMode::EverySec,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            tcp_keepalive: 300,
+            block_cache_size: 256 * 1024 * 1024,
+            write_buffer_size: 64 * 1024 * 1024,
+            compression: Compression::Lz4,
+            max_background_jobs: 2,
+            config_file: None,
+        }
+    }
+}
+
+/// One configuration parameter: its canonical name, an alias, and whether CONFIG SET may change it.
+pub struct Param {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, mutable: bool) -> Param {
+    Param {
+        name,
+        alias: None,
+        mutable,
+    }
+}
+
+/// Every parameter the server understands, in CONFIG REWRITE order.
+pub const PARAMS: &[Param] = &[
+    p("port", false),
+    p("bind", false),
+    p("dir", false),
+    p("databases", false),
+    p("requirepass", true),
+    p("maxclients", true),
+    p("timeout", true),
+    p("loglevel", true),
+    p("logfile", false),
+    p("protected-mode", true),
+    Param {
+        name: "fsync",
+        alias: Some("appendfsync"),
+        mutable: true,
+    },
+    p("proto-max-bulk-len", true),
+    p("client-query-buffer-limit", true),
+    p("tcp-keepalive", true),
+    p("rocksdb-block-cache-size", false),
+    p("rocksdb-write-buffer-size", false),
+    p("rocksdb-compression", false),
+    p("rocksdb-max-background-jobs", false),
+    // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
+    p("save", false),
+    p("appendonly", false),
+    p("maxmemory", false),
+];
+
+/// Looks up a parameter by its name or alias, case-insensitively.
+pub fn find_param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Parses a Redis memory value: plain bytes or with a k/kb/m/mb/g/gb unit (case-insensitive).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse::<T>()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+}
+
+fn mem(s: &str) -> Result<u64, String> {
+    parse_memory(s).ok_or_else(|| "argument must be a memory value".to_string())
+}
+
+impl Config {
+    /// The current value of a parameter as CONFIG GET shows it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let param = find_param(name)?;
+        Some(match param.name {
+            "port" => self.port.to_string(),
+            "bind" => self.bind.join(" "),
+            "dir" => self.dir.display().to_string(),
+            "databases" => self.databases.to_string(),
+            "requirepass" => self.requirepass.clone().unwrap_or_default(),
+            "maxclients" => self.maxclients.to_string(),
+            "timeout" => self.timeout.to_string(),
+            "loglevel" => self.loglevel.clone(),
+            "logfile" => self.logfile.clone(),
+            "protected-mode" => yes_no(self.protected_mode),
+            "fsync" => self.fsync.as_str().to_string(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "tcp-keepalive" => self.tcp_keepalive.to_string(),
+            "rocksdb-block-cache-size" => self.block_cache_size.to_string(),
+            "rocksdb-write-buffer-size" => self.write_buffer_size.to_string(),
+            "rocksdb-compression" => self.compression.as_str().to_string(),
+            "rocksdb-max-background-jobs" => self.max_background_jobs.to_string(),
+            "save" => String::new(),
+            "appendonly" => "no".to_string(),
+            "maxmemory" => "0".to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Sets a parameter from its textual value. Mutability is the caller's concern (the file may set
+    /// anything, CONFIG SET only the mutable ones). The error is Redis's reason text.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let param = find_param(name).ok_or_else(|| format!("Unknown option '{name}'"))?;
+        match param.name {
+            "port" => self.port = num(value)?,
+            "bind" => {
+                self.bind = value.split_whitespace().map(str::to_string).collect();
+                if self.bind.is_empty() {
+                    return Err("Too many bind addresses specified.".into());
+                }
+            }
+            "dir" => self.dir = PathBuf::from(value),
+            "databases" => {
+                let n: u32 = num(value)?;
+                if !(1..=255).contains(&n) {
+                    return Err("argument must be between 1 and 255 inclusive".into());
+                }
+                self.databases = n;
+            }
+            "requirepass" => {
+                self.requirepass = (!value.is_empty()).then(|| value.to_string());
+            }
+            "maxclients" => {
+                let n: u32 = num(value)?;
+                if n == 0 {
+                    return Err("argument must be between 1 and 4294967295 inclusive".into());
+                }
+                self.maxclients = n;
+            }
+            "timeout" => self.timeout = num(value)?,
+            "loglevel" => {
+                let v = value.to_ascii_lowercase();
+                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str()) {
+                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                }
+                self.loglevel = v;
+            }
+            "logfile" => self.logfile = value.to_string(),
+            "protected-mode" => {
+                self.protected_mode = parse_bool(value)
+                    .ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?
+            }
+            "fsync" => {
+                self.fsync = FsyncMode::parse(value).ok_or_else(|| {
+                    "argument(s) must be one of the following: always, everysec, no".to_string()
+                })?
+            }
+            "proto-max-bulk-len" => {
+                let v = mem(value)?;
+                if v < 1024 * 1024 {
+                    return Err("argument must be a memory value of at least 1mb".into());
+                }
+                self.proto_max_bulk_len = v;
+            }
+            "client-query-buffer-limit" => {
+                let v = mem(value)?;
+                if v < 1024 * 1024 {
+                    return Err("argument must be a memory value of at least 1mb".into());
+                }
+                self.client_query_buffer_limit = v;
+            }
+            "tcp-keepalive" => self.tcp_keepalive = num(value)?,
+            "rocksdb-block-cache-size" => self.block_cache_size = mem(value)?,
+            "rocksdb-write-buffer-size" => {
+                let v = mem(value)?;
+                if v < 64 * 1024 {
+                    return Err("argument must be a memory value of at least 64kb".into());
+                }
+                self.write_buffer_size = v;
+            }
+            "rocksdb-compression" => {
+                self.compression = Compression::parse(value).ok_or_else(|| {
+                    "argument(s) must be one of the following: none, lz4, zstd".to_string()
+                })?
+            }
+            "rocksdb-max-background-jobs" => {
+                let n: u32 = num(value)?;
+                if n == 0 {
+                    return Err("argument must be at least 1".into());
+                }
+                self.max_background_jobs = n;
+            }
+            // Accepted so a redis.conf carrying them loads; Basalt's persistence is the WAL.
+            "save" | "appendonly" | "maxmemory" => {}
+            _ => unreachable!("every PARAMS entry is handled"),
+        }
+        Ok(())
+    }
+
+    /// Applies a redis.conf-style text: one `name value...` per line, `#` comments, quoted values.
+    pub fn apply_file_text(&mut self, text: &str) -> Result<(), String> {
+        for (lineno, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words = split_config_line(line)
+                .ok_or_else(|| format!("line {}: unbalanced quotes", lineno + 1))?;
+            let Some((name, values)) = words.split_first() else {
+                continue;
+            };
+            let value = values.join(" ");
+            self.set(name, &value)
+                .map_err(|e| format!("line {}: '{}': {}", lineno + 1, line, e))?;
+        }
+        Ok(())
+    }
+
+    /// Loads a configuration file on top of the current values and remembers its path.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        self.apply_file_text(&text)?;
+        self.config_file = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Rewrites the configuration file: lines for known parameters are replaced in place with the
+    /// current values, other lines and comments are kept, missing parameters are appended.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self
+            .config_file
+            .as_ref()
+            .ok_or_else(|| "The server is running without a config file".to_string())?;
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let mut written = std::collections::HashSet::new();
+        let mut out = String::new();
+        for line in old.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            match (line.trim_start().starts_with('#'), find_param(name)) {
+                (false, Some(param)) => {
+                    if written.insert(param.name) {
+                        self.rewrite_line(&mut out, param);
+                    }
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        for param in PARAMS {
+            if !written.contains(param.name) && !matches!(param.name, "save" | "appendonly" | "maxmemory") {
+                self.rewrite_line(&mut out, param);
+            }
+        }
+        let tmp = path.with_extension("tmp-rewrite");
+        std::fs::write(&tmp, out).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    }
+
+    fn rewrite_line(&self, out: &mut String, param: &Param) {
+        let value = self.get(param.name).unwrap_or_default();
+        let _ = writeln!(out, "{} {}", param.name, quote_if_needed(&value));
+    }
+}
+
+fn quote_if_needed(v: &str) -> String {
+    if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        format!("{:?}", v)
+    } else {
+        v.to_string()
+    }
+}
+
+/// Splits a configuration line into words, honouring double and single quotes.
+fn split_config_line(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Some(words);
+        };
+        let mut word = String::new();
+        if first == '"' || first == '\'' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '\\' if first == '"' => word.push(chars.next()?),
+                    c if c == first => break,
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        words.push(word);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("512mb"), Some(512 << 20));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("x"), None);
+        assert_eq!(parse_memory("1tb"), None);
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_alias_works() {
+        let mut c = Config::default();
+        c.apply_file_text("# comment\nport 7000\nappendfsync always\nbind 0.0.0.0 ::1\nrequirepass \"a b\"\n")
+            .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.fsync, FsyncMode::Always);
+        assert_eq!(c.bind, vec!["0.0.0.0", "::1"]);
+        assert_eq!(c.requirepass.as_deref(), Some("a b"));
+        assert_eq!(c.get("appendfsync").as_deref(), Some("always"));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_reason() {
+        let mut c = Config::default();
+        assert!(c.set("port", "abc").is_err());
+        assert!(c.set("fsync", "sometimes").is_err());
+        assert!(c.set("nope", "1").is_err());
+        assert!(c.apply_file_text("port \"7000").is_err());
+    }
+
+    #[test]
+    fn rewrite_keeps_comments_and_updates_values() {
+        let dir = std::env::temp_dir().join(format!("basalt-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b.conf");
+        std::fs::write(&path, "# mine\nport 7001\ntimeout 5\n").unwrap();
+        let mut c = Config::default();
+        c.load_file(&path).unwrap();
+        c.set("timeout", "9").unwrap();
+        c.rewrite().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# mine\nport 7001\ntimeout 9\n"), "{text}");
+        let mut again = Config::default();
+        again.load_file(&path).unwrap();
+        assert_eq!(again.timeout, 9);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

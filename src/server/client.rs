@@ -1,0 +1,191 @@
+//! Per-connection state and the registry of connected clients (CLIENT LIST, KILL, INFO clients).
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What CLIENT REPLY asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by SKIP: this command's reply is dropped, then back to On.
+    SkipThis,
+}
+
+/// The part of a client's state other connections may read or signal (CLIENT LIST/KILL).
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    pub db: AtomicUsize,
+    /// Milliseconds since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    pub last_cmd: Mutex<&'static str>,
+    pub resp: AtomicU8,
+    pub query_buf: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    killed: AtomicBool,
+    kill_notify: Notify,
+}
+
+impl ClientInfo {
+    /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when [`ClientInfo::kill`] has been called.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill_notify.notified().await;
+        }
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+}
+
+/// State owned by the connection task.
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    /// Selected logical database.
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Close the connection once this pass's replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    pub reply_mode: ReplyMode,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Self {
+            info,
+            db: 0,
+            resp3: false,
+            authenticated,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// Records the command about to run, for CLIENT LIST's `cmd` and `idle`.
+    pub fn note_command(&mut self, name: &'static str) {
+        *self.info.last_cmd.lock() = name;
+        self.info.last_active_ms.store(
+            self.info.created.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Selects a database, keeping the shared info in step.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    /// Switches protocol version, keeping the shared info in step.
+    pub fn set_resp(&mut self, version: u8) {
+        self.resp3 = version == 3;
+        self.info.resp.store(version, Ordering::Relaxed);
+    }
+}
+
+/// The registry of connected clients.
+pub struct Clients {
+    map: Mutex<HashMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+impl Clients {
+    /// Registers a new connection; None when `max` clients are already connected.
+    pub fn register(&self, addr: String, laddr: String, max: usize) -> Option<Arc<ClientInfo>> {
+        let mut map = self.map.lock();
+        if map.len() >= max {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: Mutex::new("NULL"),
+            resp: AtomicU8::new(2),
+            query_buf: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        map.insert(id, info.clone());
+        Some(info)
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    /// A snapshot of every connected client, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        let mut v: Vec<_> = self.map.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Asks every connection to close (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.map.lock().values() {
+            c.kill();
+        }
+    }
+}

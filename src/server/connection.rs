@@ -1,0 +1,185 @@
+//! The per-connection loop.
+//!
+//! Each read is followed by one pass: every complete request in the buffer runs in order, inline,
+//! with no hop per command; the pass's writes are acknowledged with one WAL flush (shared with
+//! concurrent connections); then all replies go out in one socket write. A pipeline of N commands
+//! therefore costs one read, one flush and one write.
+
+use super::{Client, ReplyMode, Shared};
+use crate::commands::{self, Args};
+use crate::protocol::reply::error_line;
+use crate::protocol::request::{ArgSource, Limits, RequestParser, Step};
+use bytes::{Buf, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Redis's reply to a non-loopback client in protected mode.
+const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/// Serves one client until it quits, is killed, times out or breaks the protocol.
+pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (maxclients, protected, timeout) = {
+        let cfg = shared.config.read();
+        (
+            cfg.maxclients as usize,
+            cfg.protected_mode && cfg.requirepass.is_none(),
+            cfg.timeout,
+        )
+    };
+    if protected && !peer.ip().is_loopback() {
+        let mut out = Vec::new();
+        error_line(&mut out, DENIED);
+        let _ = stream.write_all(&out).await;
+        return;
+    }
+    let Some(info) = shared
+        .clients
+        .register(peer.to_string(), laddr, maxclients)
+    else {
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    };
+    let id = info.id;
+    let mut client = Client::new(info.clone(), !shared.auth_required());
+    if let Err(e) = serve_client(&shared, &mut stream, &mut client, timeout).await {
+        tracing::debug!(client = id, error = %e, "connection closed with an error");
+    }
+    shared.clients.unregister(id);
+}
+
+async fn serve_client(
+    shared: &Arc<Shared>,
+    stream: &mut TcpStream,
+    client: &mut Client,
+    timeout_secs: u64,
+) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::default();
+    let info = client.info.clone();
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            buf.reserve(READ_CHUNK);
+        }
+        let read = stream.read_buf(&mut buf);
+        let n = tokio::select! {
+            r = read => r?,
+            _ = info.killed() => return Ok(()),
+            _ = idle_timeout(timeout_secs) => {
+                tracing::debug!(client = info.id, "closing idle client");
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        let (limits, query_limit) = {
+            let cfg = shared.config.read();
+            (
+                Limits {
+                    max_bulk_len: cfg.proto_max_bulk_len,
+                    authenticated: client.authenticated,
+                },
+                cfg.client_query_buffer_limit as usize,
+            )
+        };
+        let consumed = run_pass(shared, client, &mut parser, &buf, limits, &mut out);
+        buf.advance(consumed);
+        info.query_buf.store(buf.len(), Ordering::Relaxed);
+        if buf.len() > query_limit {
+            tracing::warn!(
+                client = info.id,
+                "closing client that reached max query buffer length"
+            );
+            client.close_after_reply = true;
+        }
+        // Nothing is acknowledged before it is in the write-ahead log.
+        if let Err(e) = shared.store.ack() {
+            tracing::error!(error = %e, "WAL flush failed; dropping replies and the connection");
+            return Ok(());
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            shared
+                .stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.clear();
+            if out.capacity() > 1 << 20 {
+                out.shrink_to(READ_CHUNK);
+            }
+        }
+        if client.close_after_reply || info.is_killed() {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+    }
+}
+
+async fn idle_timeout(secs: u64) {
+    if secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+/// Runs every complete request in `buf`, appending replies to `out`. Returns the bytes consumed.
+fn run_pass(
+    shared: &Arc<Shared>,
+    client: &mut Client,
+    parser: &mut RequestParser,
+    buf: &[u8],
+    mut limits: Limits,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut off = 0;
+    while !client.close_after_reply {
+        match parser.parse(&buf[off..], limits) {
+            Ok(Step::Request { consumed, source }) => {
+                let base = match source {
+                    ArgSource::Buffer => &buf[off..],
+                    ArgSource::Inline => parser.inline_bytes(),
+                };
+                let args = Args::new(base, parser.args());
+                let reply = commands::dispatch(shared, client, &args);
+                match client.reply_mode {
+                    ReplyMode::On => reply.encode(out, client.resp3),
+                    ReplyMode::Off => {}
+                    ReplyMode::SkipThis => client.reply_mode = ReplyMode::On,
+                    // CLIENT REPLY SKIP itself is not answered; the next command's reply is dropped.
+                    ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+                }
+                limits.authenticated = client.authenticated;
+                off += consumed;
+            }
+            Ok(Step::Skip { consumed }) => off += consumed,
+            Ok(Step::Incomplete) => break,
+            Err(e) => {
+                error_line(out, &e.to_string());
+                client.close_after_reply = true;
+            }
+        }
+    }
+    off
+}

@@ -1,0 +1,294 @@
+//! The network server: listeners, shared state, background maintenance and shutdown.
+
+pub mod client;
+pub mod connection;
+
+pub use client::{Client, ClientInfo, Clients, ReplyMode};
+
+use crate::config::Config;
+use crate::storage::{Store, StoreError};
+use parking_lot::RwLock;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Errors that stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl Stats {
+    pub fn note_command(&self, failed: bool) {
+        self.commands_processed.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.error_replies.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.commands_processed,
+            &self.rejected_connections,
+            &self.error_replies,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub config: RwLock<Config>,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_unix: u64,
+    pub run_id: String,
+    /// Ports actually bound (the configured port may be 0).
+    pub listen_addrs: RwLock<Vec<SocketAddr>>,
+    /// Unix seconds of the last successful SAVE/BGSAVE.
+    pub last_save: AtomicU64,
+    pub bgsave_running: AtomicBool,
+    pub scan_cursors: crate::types::keyspace::ScanCursors,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
+    auth_required: AtomicBool,
+}
+
+impl Shared {
+    /// Whether clients must AUTH before other commands.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Ordering::Relaxed)
+    }
+
+    /// Re-reads settings that are cached outside the config lock; call after CONFIG SET.
+    pub fn config_changed(&self) {
+        let cfg = self.config.read();
+        self.auth_required
+            .store(cfg.requirepass.is_some(), Ordering::Relaxed);
+        self.store.wal().set_mode(cfg.fsync);
+    }
+
+    /// Starts an orderly shutdown.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.notify_waiters();
+        self.clients.kill_all();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// The data directory.
+    pub fn checkpoint_dir(&self) -> std::path::PathBuf {
+        self.config.read().dir.join("checkpoint")
+    }
+
+    /// SAVE/BGSAVE: a RocksDB checkpoint of the current state.
+    pub fn save(&self) -> Result<(), StoreError> {
+        let dest = self.checkpoint_dir();
+        self.store.checkpoint(&dest)?;
+        self.last_save
+            .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn random_run_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A started server: its shared state and bound addresses.
+pub struct Running {
+    pub shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Running {
+    /// Addresses the server listens on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.listen_addrs.read().clone()
+    }
+}
+
+/// Opens the store and binds the listeners, without serving yet.
+pub async fn start(config: Config) -> Result<Running, ServerError> {
+    let store = Store::open(&config)?;
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for host in &config.bind {
+        // Redis's "-" prefix marks an optional address: failing to bind it is not fatal.
+        let (optional, host) = match host.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, host.as_str()),
+        };
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", config.port)
+        } else {
+            format!("{host}:{}", config.port)
+        };
+        match TcpListener::bind(&addr).await {
+            Ok(l) => {
+                addrs.push(l.local_addr()?);
+                listeners.push(l);
+            }
+            Err(e) if optional => tracing::warn!(%addr, error = %e, "could not bind optional address"),
+            Err(source) => return Err(ServerError::Bind { addr, source }),
+        }
+    }
+    let auth_required = config.requirepass.is_some();
+    let shared = Arc::new(Shared {
+        store,
+        config: RwLock::new(config),
+        clients: Clients::default(),
+        stats: Stats::default(),
+        started: Instant::now(),
+        started_unix: crate::util::time::now_ms() / 1000,
+        run_id: random_run_id(),
+        listen_addrs: RwLock::new(addrs),
+        last_save: AtomicU64::new(crate::util::time::now_ms() / 1000),
+        bgsave_running: AtomicBool::new(false),
+        scan_cursors: Default::default(),
+        shutting_down: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        auth_required: AtomicBool::new(auth_required),
+    });
+    Ok(Running { shared, listeners })
+}
+
+/// Serves until SHUTDOWN or a termination signal, then makes every write durable.
+pub async fn serve(running: Running) -> Result<(), ServerError> {
+    let Running { shared, listeners } = running;
+    for addr in shared.listen_addrs.read().iter() {
+        tracing::info!(%addr, "Ready to accept connections");
+    }
+    let maintenance = spawn_maintenance(shared.clone());
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        let shared = shared.clone();
+        accept_tasks.push(tokio::spawn(accept_loop(shared, listener)));
+    }
+    wait_for_shutdown(&shared).await;
+    tracing::info!("shutting down: closing clients and syncing the write-ahead log");
+    shared.request_shutdown();
+    for t in &accept_tasks {
+        t.abort();
+    }
+    // Give connections a moment to finish the pass they are in.
+    for _ in 0..100 {
+        if shared.clients.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = maintenance.join();
+    shared.store.wal().sync(shared.store.rocks()).map_err(StoreError::from)?;
+    tracing::info!("Basalt is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn wait_for_shutdown(shared: &Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let notified = shared.shutdown.notified();
+    tokio::pin!(notified);
+    // The flag may have been set before we started waiting.
+    notified.as_mut().enable();
+    if shared.is_shutting_down() {
+        return;
+    }
+    tokio::select! {
+        _ = &mut notified => {}
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+            tracing::warn!("received SIGTERM, scheduling shutdown");
+        }
+        _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+            tracing::warn!("received SIGINT, scheduling shutdown");
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                shared
+                    .stats
+                    .connections_received
+                    .fetch_add(1, Ordering::Relaxed);
+                let shared = shared.clone();
+                tokio::spawn(connection::handle(shared, stream, peer));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Background work on a plain thread (RocksDB calls block): active expiry every 100 ms, and the
+/// once-a-second WAL fsync of `fsync everysec`.
+fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("basalt-maintenance".into())
+        .spawn(move || {
+            let mut last_sync = Instant::now();
+            while !shared.is_shutting_down() {
+                let store = &shared.store;
+                match store.expire_cycle(512) {
+                    // A full round: more keys are due, keep going without sleeping long.
+                    Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
+                    Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "active expiry failed");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+                if store.wal().mode() == crate::config::FsyncMode::EverySec
+                    && last_sync.elapsed() >= Duration::from_secs(1)
+                {
+                    if let Err(e) = store.wal().sync(store.rocks()) {
+                        tracing::error!(error = %e, "WAL fsync failed");
+                    }
+                    last_sync = Instant::now();
+                }
+            }
+        })
+        .expect("spawning the maintenance thread")
+}

@@ -1,0 +1,593 @@
+//! RocksDB setup and the storage primitives every data type is built on: metadata reads, atomic
+//! write batches with exact key counts and the expiry index, per-key locks, database mapping for
+//! SWAPDB, version allocation for collections, and the active expiry cycle.
+
+pub mod encoding;
+pub mod filters;
+pub mod locks;
+pub mod wal;
+
+pub use encoding::{Meta, ValueType};
+
+use crate::config::{Compression, Config};
+use encoding::{expire_key, meta_key, parse_expire_key, CF_DATA, CF_EXPIRE, CF_META, CF_ZSCORE};
+use filters::{DbSlot, StaleSubkeyFilterFactory};
+use locks::{KeyGuard, KeyLocks};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    WriteBatch, WriteOptions, DB,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use wal::Wal;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt data: {0}")]
+    Corrupt(&'static str),
+    #[error("{0}")]
+    Schema(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias of the storage layer.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const REC_SCHEMA: &[u8] = b"schema";
+const REC_VERSION_HWM: &[u8] = b"version-hwm";
+const REC_DB_MAP: &[u8] = b"db-map";
+const REC_COUNT_PREFIX: &[u8] = b"count:";
+/// Most databases a server can have: a physical index is one byte and each needs a successor byte
+/// to bound its key range.
+pub const MAX_DATABASES: usize = 255;
+/// Versions are reserved in blocks so allocating one rarely costs a synced write.
+const VERSION_BLOCK: u64 = 1 << 16;
+
+/// The database: RocksDB plus the in-memory state that must stay consistent with it.
+pub struct Store {
+    db: Arc<DB>,
+    path: PathBuf,
+    locks: KeyLocks,
+    wal: Wal,
+    /// Keys per physical database (including expired keys not yet reclaimed, as Redis counts).
+    counts: Vec<AtomicI64>,
+    /// Logical (SELECT) index -> physical index. SWAPDB and FLUSH take it exclusively, so each
+    /// command sees one consistent mapping.
+    db_map: RwLock<Vec<u8>>,
+    next_version: AtomicU64,
+    version_hwm: Mutex<u64>,
+    block_cache: Cache,
+    /// Keys removed by the active expiry cycle, for INFO.
+    pub expired_keys: AtomicU64,
+}
+
+/// A consistent view of the database mapping, held for the duration of one command.
+pub struct View<'a> {
+    store: &'a Store,
+    map: ViewGuard<'a>,
+}
+
+enum ViewGuard<'a> {
+    Shared(RwLockReadGuard<'a, Vec<u8>>),
+    Exclusive(RwLockWriteGuard<'a, Vec<u8>>),
+}
+
+/// One logical database, resolved to its physical index.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub store: &'a Store,
+    /// The physical index, used in every stored key.
+    pub phys: u8,
+}
+
+fn cf_options(cfg: &Config, cache: &Cache, bloom: bool) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_block_size(16 * 1024);
+    table.set_format_version(6);
+    if bloom {
+        table.set_bloom_filter(10.0, false);
+        table.set_whole_key_filtering(true);
+    }
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(cfg.write_buffer_size as usize);
+    o.set_level_compaction_dynamic_level_bytes(true);
+    let c = match cfg.compression {
+        Compression::None => DBCompressionType::None,
+        Compression::Lz4 => DBCompressionType::Lz4,
+        Compression::Zstd => DBCompressionType::Zstd,
+    };
+    // The top levels are rewritten soon; compressing them costs CPU for nothing.
+    o.set_compression_per_level(&[
+        DBCompressionType::None,
+        DBCompressionType::None,
+        c,
+        c,
+        c,
+        c,
+        c,
+    ]);
+    if cfg.compression != Compression::None {
+        o.set_bottommost_compression_type(DBCompressionType::Zstd);
+    }
+    o
+}
+
+/// Adds little-endian i64 operands to an existing little-endian i64 (the key counters).
+fn add_i64_merge(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
+    let decode = |b: &[u8]| b.try_into().map(i64::from_le_bytes).unwrap_or(0);
+    let mut total = existing.map_or(0, decode);
+    for op in operands {
+        total = total.wrapping_add(decode(op));
+    }
+    Some(total.to_le_bytes().to_vec())
+}
+
+fn count_key(phys: u8) -> Vec<u8> {
+    let mut k = REC_COUNT_PREFIX.to_vec();
+    k.push(phys);
+    k
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory named by the configuration.
+    pub fn open(cfg: &Config) -> Result<Arc<Store>> {
+        let path = cfg.dir.join("db");
+        std::fs::create_dir_all(&path)?;
+        let cache = Cache::new_lru_cache(cfg.block_cache_size as usize);
+        let slot: DbSlot = Arc::new(OnceLock::new());
+
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_manual_wal_flush(true);
+        opts.set_max_background_jobs(cfg.max_background_jobs as i32);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_max_total_wal_size(4 * cfg.write_buffer_size);
+        opts.set_keep_log_file_num(4);
+        opts.set_merge_operator_associative("basalt.add_i64", add_i64_merge);
+
+        let meta = cf_options(cfg, &cache, true);
+        let mut data = cf_options(cfg, &cache, true);
+        data.set_compaction_filter_factory(StaleSubkeyFilterFactory {
+            db: slot.clone(),
+            name: c"basalt.stale_subkeys.data",
+        });
+        let mut zscore = cf_options(cfg, &cache, false);
+        zscore.set_compaction_filter_factory(StaleSubkeyFilterFactory {
+            db: slot.clone(),
+            name: c"basalt.stale_subkeys.zscore",
+        });
+        let expire = cf_options(cfg, &cache, false);
+        let mut default = cf_options(cfg, &cache, false);
+        default.set_merge_operator_associative("basalt.add_i64", add_i64_merge);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, default),
+            ColumnFamilyDescriptor::new(CF_META, meta),
+            ColumnFamilyDescriptor::new(CF_DATA, data),
+            ColumnFamilyDescriptor::new(CF_ZSCORE, zscore),
+            ColumnFamilyDescriptor::new(CF_EXPIRE, expire),
+        ];
+        let db = Arc::new(DB::open_cf_descriptors(&opts, &path, cfs)?);
+        let _ = slot.set(Arc::downgrade(&db));
+
+        check_schema(&db)?;
+        let databases = cfg.databases as usize;
+        let read_i64 = |k: &[u8]| -> Result<i64> {
+            Ok(db
+                .get(k)?
+                .and_then(|v| v.as_slice().try_into().ok().map(i64::from_le_bytes))
+                .unwrap_or(0))
+        };
+        let counts = (0..MAX_DATABASES)
+            .map(|i| read_i64(&count_key(i as u8)).map(AtomicI64::new))
+            .collect::<Result<Vec<_>>>()?;
+        let hwm = db
+            .get(REC_VERSION_HWM)?
+            .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(1);
+        let mut map: Vec<u8> = match db.get(REC_DB_MAP)? {
+            Some(m) if m.len() == MAX_DATABASES => m,
+            _ => (0..MAX_DATABASES as u8).collect(),
+        };
+        map.truncate(databases.max(1));
+        let store = Store {
+            db,
+            path,
+            locks: KeyLocks::default(),
+            wal: Wal::new(cfg.fsync),
+            counts,
+            db_map: RwLock::new(map),
+            // Everything below the persisted high-water mark may have been handed out before.
+            next_version: AtomicU64::new(hwm),
+            version_hwm: Mutex::new(hwm),
+            block_cache: cache,
+            expired_keys: AtomicU64::new(0),
+        };
+        Ok(Arc::new(store))
+    }
+
+    /// The RocksDB handle.
+    pub fn rocks(&self) -> &DB {
+        &self.db
+    }
+
+    /// The directory holding the RocksDB files.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    pub fn locks(&self) -> &KeyLocks {
+        &self.locks
+    }
+
+    /// Bytes in use in the shared block cache.
+    pub fn block_cache_usage(&self) -> usize {
+        self.block_cache.get_usage()
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
+    }
+
+    /// Takes a shared view of the database mapping for one command.
+    pub fn view(&self) -> View<'_> {
+        View {
+            store: self,
+            map: ViewGuard::Shared(self.db_map.read()),
+        }
+    }
+
+    /// Takes the mapping exclusively (SWAPDB, FLUSHDB, FLUSHALL): no other command runs meanwhile.
+    pub fn view_exclusive(&self) -> View<'_> {
+        View {
+            store: self,
+            map: ViewGuard::Exclusive(self.db_map.write()),
+        }
+    }
+
+    /// Allocates a collection version larger than any handed out before, across restarts.
+    pub fn next_version(&self) -> Result<u64> {
+        let v = self.next_version.fetch_add(1, Ordering::Relaxed);
+        let mut hwm = self.version_hwm.lock();
+        if v >= *hwm {
+            let new = v + VERSION_BLOCK;
+            self.db.put(REC_VERSION_HWM, new.to_be_bytes())?;
+            self.db.flush_wal(true)?;
+            *hwm = new;
+        }
+        Ok(v)
+    }
+
+    /// Makes all writes so far durable per the fsync policy; called before replies go out.
+    pub fn ack(&self) -> Result<()> {
+        Ok(self.wal.ack(&self.db)?)
+    }
+
+    /// Starts a write batch.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            store: self,
+            wb: WriteBatch::default(),
+            deltas: Vec::new(),
+        }
+    }
+
+    /// Number of keys in a physical database.
+    pub fn count(&self, phys: u8) -> u64 {
+        self.counts[phys as usize].load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Reads and validates the metadata of a key, expired or not.
+    pub fn get_meta_raw(&self, phys: u8, key: &[u8]) -> Result<Option<Meta>> {
+        match self.db.get_cf(self.cf(CF_META), meta_key(phys, key))? {
+            Some(bytes) => Ok(Some(Meta::decode(bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs one round of active expiry: deletes up to `limit` keys whose time has come, under their
+    /// key locks, with the count and the index updated in the same batch. Returns how many index
+    /// entries it processed (a full round means the caller should go again soon).
+    pub fn expire_cycle(&self, limit: usize) -> Result<usize> {
+        let now = crate::util::time::now_ms();
+        let mut processed = 0;
+        let view = self.view();
+        for &phys in view.physical_dbs() {
+            let mut due = Vec::new();
+            let mut it = self.db.raw_iterator_cf(self.cf(CF_EXPIRE));
+            it.seek([phys]);
+            while let Some(k) = it.key() {
+                let Some((db, at, key)) = parse_expire_key(k) else {
+                    break;
+                };
+                if db != phys || at > now || due.len() >= limit {
+                    break;
+                }
+                due.push((at, key.to_vec()));
+                it.next();
+            }
+            it.status()?;
+            drop(it);
+            for (at, key) in due {
+                processed += 1;
+                let _g = self.locks.lock_one(phys, &key);
+                let mut batch = self.batch();
+                match self.get_meta_raw(phys, &key)? {
+                    Some(meta) if meta.expire_at() == at && meta.is_expired(now) => {
+                        batch.delete_key(phys, &key, &meta);
+                        self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The TTL changed or the key went away; the index entry is stale.
+                    _ => batch
+                        .raw()
+                        .delete_cf(self.cf(CF_EXPIRE), expire_key(phys, at, &key)),
+                }
+                batch.commit()?;
+            }
+        }
+        Ok(processed)
+    }
+
+    /// Compacts the whole key range of the given physical databases (after a flush), so the space
+    /// of range-deleted data is given back.
+    pub fn compact_dbs(&self, phys: &[u8]) {
+        for &p in phys {
+            for cf in [CF_META, CF_DATA, CF_ZSCORE, CF_EXPIRE] {
+                self.db
+                    .compact_range_cf(self.cf(cf), Some(&[p][..]), Some(&[p + 1][..]));
+            }
+        }
+    }
+
+    /// Creates a consistent RocksDB checkpoint (BGSAVE/SAVE) under the data directory, replacing the
+    /// previous one.
+    pub fn checkpoint(&self, dest: &Path) -> Result<()> {
+        self.wal.sync(&self.db)?;
+        let tmp = dest.with_extension("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(&tmp)?;
+        if dest.exists() {
+            std::fs::remove_dir_all(dest)?;
+        }
+        std::fs::rename(&tmp, dest)?;
+        Ok(())
+    }
+
+    /// A RocksDB property of one column family, for INFO.
+    pub fn property(&self, cf: &str, name: &str) -> Option<u64> {
+        self.db
+            .property_int_value_cf(self.cf(cf), name)
+            .ok()
+            .flatten()
+    }
+}
+
+fn check_schema(db: &DB) -> Result<()> {
+    match db.get(REC_SCHEMA)? {
+        Some(v) => {
+            let found = v
+                .as_slice()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("schema record"))?;
+            if found != encoding::SCHEMA_VERSION {
+                return Err(StoreError::Schema(format!(
+                    "the data directory uses storage schema v{found}; this build reads v{}",
+                    encoding::SCHEMA_VERSION
+                )));
+            }
+        }
+        None => {
+            db.put(REC_SCHEMA, encoding::SCHEMA_VERSION.to_be_bytes())?;
+            db.flush_wal(true)?;
+        }
+    }
+    Ok(())
+}
+
+impl<'a> View<'a> {
+    fn map(&self) -> &[u8] {
+        match &self.map {
+            ViewGuard::Shared(g) => g,
+            ViewGuard::Exclusive(g) => g,
+        }
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.map().len()
+    }
+
+    /// The logical database `index`, or None if out of range.
+    pub fn db(&self, index: usize) -> Option<Db<'a>> {
+        self.map().get(index).map(|&phys| Db {
+            store: self.store,
+            phys,
+        })
+    }
+
+    /// Every physical index in use, in logical order.
+    pub fn physical_dbs(&self) -> &[u8] {
+        self.map()
+    }
+
+    /// Swaps two logical databases (SWAPDB). Requires an exclusive view.
+    pub fn swap(&mut self, a: usize, b: usize) -> Result<()> {
+        let ViewGuard::Exclusive(map) = &mut self.map else {
+            panic!("swap requires an exclusive view");
+        };
+        map.swap(a, b);
+        // Physical indexes past the configured count keep their identity mapping.
+        let mut full: Vec<u8> = (0..MAX_DATABASES as u8).collect();
+        full[..map.len()].copy_from_slice(map);
+        self.store.db.put(REC_DB_MAP, &full)?;
+        Ok(())
+    }
+
+    /// Deletes every key of the given logical databases with range deletions (FLUSHDB/FLUSHALL):
+    /// O(1) writes whatever their size. Returns the physical indexes for a later compaction.
+    pub fn flush(&self, logical: &[usize]) -> Result<Vec<u8>> {
+        let store = self.store;
+        let mut wb = WriteBatch::default();
+        let mut phys_list = Vec::new();
+        for &l in logical {
+            let Some(&p) = self.map().get(l) else {
+                continue;
+            };
+            let start = [p];
+            for cf in [CF_META, CF_DATA, CF_ZSCORE, CF_EXPIRE] {
+                let cf = store.cf(cf);
+                // Every key of database p lies in [p, p+1); p < 255 (see MAX_DATABASES).
+                wb.delete_range_cf(cf, &start[..], &[p + 1][..]);
+            }
+            wb.put(count_key(p), 0i64.to_le_bytes());
+            phys_list.push(p);
+        }
+        store.db.write(wb)?;
+        for &p in &phys_list {
+            store.counts[p as usize].store(0, Ordering::Relaxed);
+        }
+        Ok(phys_list)
+    }
+}
+
+/// One command's writes: committed atomically as one WriteBatch, with the key-count changes and
+/// the expiry-index updates that keep DBSIZE and active expiry exact.
+pub struct Batch<'a> {
+    store: &'a Store,
+    wb: WriteBatch,
+    deltas: Vec<(u8, i64)>,
+}
+
+impl<'a> Batch<'a> {
+    fn delta(&mut self, phys: u8, d: i64) {
+        match self.deltas.iter_mut().find(|(p, _)| *p == phys) {
+            Some((_, v)) => *v += d,
+            None => self.deltas.push((phys, d)),
+        }
+    }
+
+    /// Stores a key's metadata. `old` is the raw previous metadata (expired or not) so the key
+    /// count and the expiry index stay exact.
+    pub fn put_meta(&mut self, phys: u8, key: &[u8], old: Option<&Meta>, value: &[u8]) {
+        let store = self.store;
+        let new_at = encoding::read_u64(&value[2..10]);
+        let old_at = old.map_or(0, Meta::expire_at);
+        if old_at != new_at {
+            if old_at != 0 {
+                self.wb
+                    .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old_at, key));
+            }
+            if new_at != 0 {
+                self.wb
+                    .put_cf(store.cf(CF_EXPIRE), expire_key(phys, new_at, key), []);
+            }
+        }
+        if old.is_none() {
+            self.delta(phys, 1);
+        }
+        self.wb.put_cf(store.cf(CF_META), meta_key(phys, key), value);
+    }
+
+    /// Deletes a key given its raw metadata. A collection's sub-keys are left to the compaction
+    /// filter, so this is O(1) whatever the size.
+    pub fn delete_key(&mut self, phys: u8, key: &[u8], old: &Meta) {
+        let store = self.store;
+        if old.expire_at() != 0 {
+            self.wb
+                .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
+        }
+        self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
+        self.delta(phys, -1);
+    }
+
+    /// Direct access for type-specific sub-key writes.
+    pub fn raw(&mut self) -> &mut WriteBatch {
+        &mut self.wb
+    }
+
+    /// Whether the batch holds no writes.
+    pub fn is_empty(&self) -> bool {
+        self.wb.is_empty()
+    }
+
+    /// Commits atomically and applies the key-count changes. The write is in RocksDB's WAL buffer
+    /// afterwards; [`Store::ack`] makes it durable before any reply goes out.
+    pub fn commit(mut self) -> Result<()> {
+        if self.wb.is_empty() {
+            return Ok(());
+        }
+        for &(phys, d) in &self.deltas {
+            if d != 0 {
+                self.wb.merge(count_key(phys), d.to_le_bytes());
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        self.store.db.write_opt(self.wb, &wo)?;
+        for (phys, d) in self.deltas {
+            self.store.counts[phys as usize].fetch_add(d, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Db<'a> {
+    /// The key's metadata if it exists and has not expired.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<Meta>> {
+        let now = crate::util::time::now_ms();
+        Ok(self
+            .store
+            .get_meta_raw(self.phys, key)?
+            .filter(|m| !m.is_expired(now)))
+    }
+
+    /// The key's metadata as stored, expired or not; writers pass it to [`Batch`] so counts and
+    /// the expiry index stay exact.
+    pub fn meta_raw(&self, key: &[u8]) -> Result<Option<Meta>> {
+        self.store.get_meta_raw(self.phys, key)
+    }
+
+    /// Locks one key of this database for a read-modify-write.
+    pub fn lock(&self, key: &[u8]) -> KeyGuard<'a> {
+        self.store.locks.lock_one(self.phys, key)
+    }
+
+    /// Locks several keys of this database.
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeyGuard<'a> {
+        let phys = self.phys;
+        self.store.locks.lock_many(keys.into_iter().map(|k| (phys, k)))
+    }
+
+    /// Starts a write batch.
+    pub fn batch(&self) -> Batch<'a> {
+        self.store.batch()
+    }
+
+    /// Number of keys in this database.
+    pub fn size(&self) -> u64 {
+        self.store.count(self.phys)
+    }
+}

@@ -1,0 +1,5 @@
+//! Small helpers with Redis's exact semantics: number parsing and formatting, glob matching, time.
+
+pub mod glob;
+pub mod num;
+pub mod time;
