@@ -29,12 +29,11 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (maxclients, protected, timeout) = {
+    let (maxclients, protected) = {
         let cfg = shared.config.read();
         (
             cfg.maxclients as usize,
             cfg.protected_mode && cfg.requirepass.is_none(),
-            cfg.timeout,
         )
     };
     if protected && !peer.ip().is_loopback() {
@@ -58,7 +57,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     };
     let id = info.id;
     let mut client = Client::new(info.clone(), !shared.auth_required());
-    if let Err(e) = serve_client(&shared, &mut stream, &mut client, timeout).await {
+    if let Err(e) = serve_client(&shared, &mut stream, &mut client).await {
         tracing::debug!(client = id, error = %e, "connection closed with an error");
     }
     shared.clients.unregister(id);
@@ -68,12 +67,12 @@ async fn serve_client(
     shared: &Arc<Shared>,
     stream: &mut TcpStream,
     client: &mut Client,
-    timeout_secs: u64,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let info = client.info.clone();
+    let mut timeout_secs = shared.config.read().timeout;
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
@@ -96,6 +95,7 @@ async fn serve_client(
             .fetch_add(n as u64, Ordering::Relaxed);
         let (limits, query_limit) = {
             let cfg = shared.config.read();
+            timeout_secs = cfg.timeout;
             (
                 Limits {
                     max_bulk_len: cfg.proto_max_bulk_len,

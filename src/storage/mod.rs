@@ -591,3 +591,162 @@ impl<'a> Db<'a> {
         self.store.count(self.phys)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encoding::data_prefix;
+
+    fn open(dir: &Path) -> Arc<Store> {
+        let cfg = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        Store::open(&cfg).expect("open store")
+    }
+
+    fn put_string(store: &Store, phys: u8, key: &[u8], value: &[u8], expire_at: u64) {
+        let old = store.get_meta_raw(phys, key).unwrap();
+        let mut b = store.batch();
+        b.put_meta(phys, key, old.as_ref(), &Meta::encode_string(value, expire_at));
+        b.commit().unwrap();
+    }
+
+    fn delete(store: &Store, phys: u8, key: &[u8]) {
+        let old = store.get_meta_raw(phys, key).unwrap().unwrap();
+        let mut b = store.batch();
+        b.delete_key(phys, key, &old);
+        b.commit().unwrap();
+    }
+
+    #[test]
+    fn counts_are_exact_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path());
+            put_string(&s, 0, b"a", b"1", 0);
+            put_string(&s, 0, b"a", b"2", 0); // overwrite: no new key
+            put_string(&s, 0, b"b", b"1", 0);
+            put_string(&s, 3, b"a", b"1", 0);
+            delete(&s, 0, b"b");
+            assert_eq!((s.count(0), s.count(3)), (1, 1));
+            s.ack().unwrap();
+        }
+        let s = open(dir.path());
+        assert_eq!((s.count(0), s.count(3)), (1, 1));
+    }
+
+    #[test]
+    fn active_expiry_removes_due_keys_and_stale_index_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let past = crate::util::time::now_ms() - 1;
+        let future = crate::util::time::now_ms() + 1_000_000;
+        put_string(&s, 0, b"due", b"x", past);
+        put_string(&s, 0, b"later", b"x", future);
+        // A TTL changed from `past` to none leaves a stale index entry that must not delete the key.
+        put_string(&s, 0, b"kept", b"x", past);
+        put_string(&s, 0, b"kept", b"y", 0);
+        assert_eq!(s.count(0), 3);
+        s.expire_cycle(100).unwrap();
+        assert!(s.get_meta_raw(0, b"due").unwrap().is_none());
+        assert!(s.get_meta_raw(0, b"later").unwrap().is_some());
+        assert_eq!(s.get_meta_raw(0, b"kept").unwrap().unwrap().string_value(), b"y");
+        assert_eq!(s.count(0), 2);
+        // Nothing due is left in the index.
+        let mut it = s.rocks().raw_iterator_cf(s.cf(CF_EXPIRE));
+        it.seek_to_first();
+        let mut left = Vec::new();
+        while let Some(k) = it.key() {
+            left.push(parse_expire_key(k).unwrap().2.to_vec());
+            it.next();
+        }
+        assert_eq!(left, vec![b"later".to_vec()]);
+    }
+
+    #[test]
+    fn compaction_drops_sub_keys_of_deleted_and_replaced_collections() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let v1 = s.next_version().unwrap();
+        let v2 = s.next_version().unwrap();
+        assert!(v2 > v1);
+        // A live hash at v2 with one field, and a stale field left over from v1.
+        let mut b = s.batch();
+        b.put_meta(0, b"h", None, &Meta::encode_collection(ValueType::Hash, 0, v2, 1));
+        for (v, field) in [(v1, &b"old"[..]), (v2, &b"new"[..])] {
+            let mut k = data_prefix(0, b"h", v);
+            k.extend_from_slice(field);
+            b.raw().put_cf(s.cf(CF_DATA), k, b"value");
+        }
+        // Sub-keys of a collection that no longer exists at all.
+        let mut gone = data_prefix(0, b"gone", v1);
+        gone.extend_from_slice(b"f");
+        b.raw().put_cf(s.cf(CF_DATA), gone, b"value");
+        b.commit().unwrap();
+        s.rocks().flush_cf(s.cf(CF_DATA)).unwrap();
+        s.rocks().compact_range_cf::<&[u8], &[u8]>(s.cf(CF_DATA), None, None);
+        let mut it = s.rocks().raw_iterator_cf(s.cf(CF_DATA));
+        it.seek_to_first();
+        let mut left = Vec::new();
+        while let Some(k) = it.key() {
+            let p = encoding::parse_data_key(k).unwrap();
+            left.push((p.key.to_vec(), p.version, p.sub.to_vec()));
+            it.next();
+        }
+        assert_eq!(left, vec![(b"h".to_vec(), v2, b"new".to_vec())]);
+    }
+
+    #[test]
+    fn versions_are_never_reused_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let s = open(dir.path());
+            s.next_version().unwrap()
+        };
+        let s = open(dir.path());
+        assert!(s.next_version().unwrap() > first);
+    }
+
+    #[test]
+    fn another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path());
+            s.rocks().put(REC_SCHEMA, 999u32.to_be_bytes()).unwrap();
+            s.rocks().flush_wal(true).unwrap();
+        }
+        let cfg = Config {
+            dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        match Store::open(&cfg) {
+            Err(StoreError::Schema(msg)) => assert!(msg.contains("v999"), "{msg}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a foreign schema version was accepted"),
+        }
+    }
+
+    #[test]
+    fn flush_removes_only_the_given_databases_and_swap_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path());
+            put_string(&s, 0, b"a", b"0", 0);
+            put_string(&s, 1, b"a", b"1", crate::util::time::now_ms() + 100_000);
+            put_string(&s, 2, b"a", b"2", 0);
+            let phys = s.view_exclusive().flush(&[1]).unwrap();
+            assert_eq!(phys, vec![1]);
+            assert!(s.get_meta_raw(1, b"a").unwrap().is_none());
+            assert_eq!((s.count(0), s.count(1), s.count(2)), (1, 0, 1));
+            s.view_exclusive().swap(0, 2).unwrap();
+            let view = s.view();
+            assert_eq!(view.db(0).unwrap().phys, 2);
+            s.rocks().flush_wal(true).unwrap();
+        }
+        let s = open(dir.path());
+        assert_eq!(s.view().db(0).unwrap().phys, 2);
+        assert_eq!(s.view().db(2).unwrap().phys, 0);
+        assert_eq!(s.count(1), 0);
+    }
+}

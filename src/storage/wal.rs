@@ -14,8 +14,10 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 /// The shared flush gate.
 pub struct Wal {
     mode: AtomicU8,
-    /// Highest sequence number known to be flushed (and synced, under `always`).
-    flushed: Mutex<u64>,
+    /// Serialises flushes; whoever holds it flushes for everyone waiting.
+    gate: Mutex<()>,
+    /// Highest sequence number known to be in the OS (flushed from RocksDB's buffer).
+    flushed: AtomicU64,
     /// Highest sequence number known to be fsynced.
     synced: AtomicU64,
     flushes: AtomicU64,
@@ -34,7 +36,8 @@ impl Wal {
     pub fn new(mode: FsyncMode) -> Self {
         Self {
             mode: AtomicU8::new(mode_to_u8(mode)),
-            flushed: Mutex::new(0),
+            gate: Mutex::new(()),
+            flushed: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -56,27 +59,34 @@ impl Wal {
     }
 
     /// Makes every write visible so far durable per the policy. Blocks for the flush (and under
-    /// `always` the fsync); concurrent callers share one.
+    /// `always` the fsync); concurrent callers share one. Lock-free when there is nothing to do,
+    /// which is every read-only pass.
     pub fn ack(&self, db: &DB) -> Result<(), rocksdb::Error> {
         let need = db.latest_sequence_number();
         let sync = self.mode() == FsyncMode::Always;
-        let mut flushed = self.flushed.lock();
         // Under `always` only a sync counts (the policy may have just changed from a weaker one).
-        let done = if sync {
-            self.synced.load(Ordering::Relaxed)
-        } else {
-            *flushed
+        let done = |w: &Self| {
+            if sync {
+                w.synced.load(Ordering::Acquire)
+            } else {
+                w.flushed.load(Ordering::Acquire)
+            }
         };
-        if done >= need {
+        if done(self) >= need {
+            return Ok(());
+        }
+        let _gate = self.gate.lock();
+        // Another caller may have flushed our writes while we waited for the gate.
+        if done(self) >= need {
             return Ok(());
         }
         // Everything published up to here is in the WAL buffer and is covered by this flush.
         let upto = db.latest_sequence_number();
         db.flush_wal(sync)?;
-        *flushed = upto;
+        self.flushed.fetch_max(upto, Ordering::AcqRel);
         self.flushes.fetch_add(1, Ordering::Relaxed);
         if sync {
-            self.synced.fetch_max(upto, Ordering::Relaxed);
+            self.synced.fetch_max(upto, Ordering::AcqRel);
             self.syncs.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
@@ -90,7 +100,8 @@ impl Wal {
             return Ok(());
         }
         db.flush_wal(true)?;
-        self.synced.fetch_max(upto, Ordering::Relaxed);
+        self.flushed.fetch_max(upto, Ordering::AcqRel);
+        self.synced.fetch_max(upto, Ordering::AcqRel);
         self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
