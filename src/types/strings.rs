@@ -1,8 +1,17 @@
 //! String values: stored inline in the key's metadata, so a GET is one point read.
+//!
+//! Every read-modify-write here holds the key lock across its read and its write, and writes one
+//! batch given the raw previous metadata (expired or not), so key counts and the expiry index stay
+//! exact. A key whose time has passed is treated as absent.
 
 use super::{Result, TypeError};
+use crate::storage::encoding::META_HEADER;
 use crate::storage::{Db, Meta, ValueType};
+use crate::util::num::{self, FloatIncrError};
+use crate::util::time::now_ms;
 use bytes::Bytes;
+use std::collections::HashMap;
+use std::ops::Range;
 
 /// Condition of a SET.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +43,16 @@ pub struct SetOutcome {
     pub old: Option<Bytes>,
 }
 
+/// The expiry change GETEX asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryChange {
+    /// PERSIST: remove any expiry.
+    Persist,
+    /// EX/PX/EXAT/PXAT: expire at this Unix time in milliseconds; a time already passed deletes
+    /// the key, as Redis does.
+    At(u64),
+}
+
 /// The value of a live string key; wrong type if the key holds something else.
 pub fn value_of(meta: &Meta) -> Result<&[u8]> {
     if meta.ty() != ValueType::String {
@@ -42,15 +61,20 @@ pub fn value_of(meta: &Meta) -> Result<&[u8]> {
     Ok(meta.string_value())
 }
 
+/// The value of a string key as shared bytes, without copying it.
+fn into_value(meta: Meta) -> Result<Bytes> {
+    value_of(&meta)?;
+    Ok(Bytes::from(meta.into_bytes()).slice(META_HEADER..))
+}
+
+/// The live metadata among the raw metadata read for a write.
+fn live(raw: &Option<Meta>, now: u64) -> Option<&Meta> {
+    raw.as_ref().filter(|m| !m.is_expired(now))
+}
+
 /// GET: the value, or None if the key does not exist.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
-    match db.meta(key)? {
-        None => Ok(None),
-        Some(meta) => {
-            value_of(&meta)?;
-            Ok(Some(Bytes::from(meta.into_bytes()).slice(crate::storage::encoding::META_HEADER..)))
-        }
-    }
+    db.meta(key)?.map(into_value).transpose()
 }
 
 /// SET with its conditions and TTL handling. With `want_old`, the previous value is returned
@@ -64,9 +88,9 @@ pub fn set(
     want_old: bool,
 ) -> Result<SetOutcome> {
     let _guard = db.lock(key);
-    let now = crate::util::time::now_ms();
+    let now = now_ms();
     let raw = db.meta_raw(key)?;
-    let live = raw.as_ref().filter(|m| !m.is_expired(now));
+    let live = live(&raw, now);
     let old = match (want_old, live) {
         (true, Some(m)) => Some(Bytes::copy_from_slice(value_of(m)?)),
         _ => None,
@@ -84,7 +108,588 @@ pub fn set(
         Ttl::At(at) => at,
     };
     let mut batch = db.batch();
-    batch.put_meta(db.phys, key, raw.as_ref(), &Meta::encode_string(value, expire_at));
+    batch.put_meta(
+        db.phys,
+        key,
+        raw.as_ref(),
+        &Meta::encode_string(value, expire_at),
+    );
     batch.commit()?;
     Ok(SetOutcome { written: true, old })
+}
+
+/// GETDEL: the value, and the key is deleted; None if it did not exist.
+pub fn getdel(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
+    let _guard = db.lock(key);
+    let Some(meta) = db.meta_raw(key)? else {
+        return Ok(None);
+    };
+    if meta.is_expired(now_ms()) {
+        return Ok(None);
+    }
+    value_of(&meta)?;
+    let mut batch = db.batch();
+    batch.delete_key(db.phys, key, &meta);
+    batch.commit()?;
+    into_value(meta).map(Some)
+}
+
+/// GETEX with an option: the value, with the key's expiry changed. `change` is asked for the
+/// change only once the key is known to exist and hold a string, because Redis validates the
+/// expire time after those checks (GETEX of a missing key with a bad time replies nil).
+pub fn getex<E: From<TypeError>>(
+    db: &Db<'_>,
+    key: &[u8],
+    change: impl FnOnce() -> Result<ExpiryChange, E>,
+) -> Result<Option<Bytes>, E> {
+    let _guard = db.lock(key);
+    let Some(meta) = db.meta_raw(key).map_err(TypeError::from)? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if meta.is_expired(now) {
+        return Ok(None);
+    }
+    value_of(&meta)?;
+    let target = match change()? {
+        ExpiryChange::Persist => 0,
+        ExpiryChange::At(at) => at,
+    };
+    let mut batch = db.batch();
+    if target != 0 && target <= now {
+        batch.delete_key(db.phys, key, &meta);
+    } else if target != meta.expire_at() {
+        let mut updated = meta.clone();
+        updated.set_expire_at(target);
+        batch.put_meta(db.phys, key, Some(&meta), updated.as_bytes());
+    }
+    batch.commit().map_err(TypeError::from)?;
+    Ok(Some(into_value(meta)?))
+}
+
+/// MGET: each key's value; None for a missing key or one that does not hold a string.
+pub fn mget(db: &Db<'_>, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
+    keys.iter()
+        .map(|&k| {
+            Ok(db
+                .meta(k)?
+                .filter(|m| m.ty() == ValueType::String)
+                .and_then(|m| into_value(m).ok()))
+        })
+        .collect()
+}
+
+/// A key and its value, as MSET takes them.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// The pairs to write for an MSET: when a key is named more than once, only its last value.
+fn last_wins<'p>(pairs: &'p [Pair<'p>]) -> Vec<Pair<'p>> {
+    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(pairs.len());
+    for (i, &(k, _)) in pairs.iter().enumerate() {
+        last.insert(k, i);
+    }
+    pairs
+        .iter()
+        .enumerate()
+        .filter(|&(i, (k, _))| last.get(k) == Some(&i))
+        .map(|(_, &p)| p)
+        .collect()
+}
+
+/// Writes the pairs in one batch (clearing their TTLs); the caller holds their locks.
+fn write_pairs(db: &Db<'_>, pairs: &[Pair<'_>]) -> Result<()> {
+    let mut batch = db.batch();
+    for (key, value) in last_wins(pairs) {
+        let raw = db.meta_raw(key)?;
+        batch.put_meta(db.phys, key, raw.as_ref(), &Meta::encode_string(value, 0));
+    }
+    batch.commit()?;
+    Ok(())
+}
+
+/// MSET: sets every pair atomically; a key named twice gets its last value.
+pub fn mset(db: &Db<'_>, pairs: &[Pair<'_>]) -> Result<()> {
+    let _guard = db.lock_keys(pairs.iter().map(|&(k, _)| k));
+    write_pairs(db, pairs)
+}
+
+/// MSETNX: sets every pair atomically if none of the keys exists; returns whether it did.
+pub fn msetnx(db: &Db<'_>, pairs: &[Pair<'_>]) -> Result<bool> {
+    let _guard = db.lock_keys(pairs.iter().map(|&(k, _)| k));
+    for &(key, _) in pairs {
+        if db.meta(key)?.is_some() {
+            return Ok(false);
+        }
+    }
+    write_pairs(db, pairs)?;
+    Ok(true)
+}
+
+/// A string of `len` bytes is allowed under the limit (proto-max-bulk-len).
+fn check_len(len: u64, max_len: u64) -> Result<()> {
+    if len > max_len {
+        return Err(TypeError::TooBig);
+    }
+    Ok(())
+}
+
+/// APPEND: appends to the value (creating the key if missing, even with an empty value) and
+/// returns the new length. The TTL is kept; results beyond `max_len` are refused.
+pub fn append(db: &Db<'_>, key: &[u8], value: &[u8], max_len: u64) -> Result<u64> {
+    let _guard = db.lock(key);
+    let raw = db.meta_raw(key)?;
+    let encoded = match live(&raw, now_ms()) {
+        None => {
+            check_len(value.len() as u64, max_len)?;
+            Meta::encode_string(value, 0)
+        }
+        Some(m) => {
+            let old = value_of(m)?;
+            check_len(old.len() as u64 + value.len() as u64, max_len)?;
+            let mut enc = Vec::with_capacity(m.as_bytes().len() + value.len());
+            enc.extend_from_slice(m.as_bytes());
+            enc.extend_from_slice(value);
+            enc
+        }
+    };
+    let len = (encoded.len() - META_HEADER) as u64;
+    let mut batch = db.batch();
+    batch.put_meta(db.phys, key, raw.as_ref(), &encoded);
+    batch.commit()?;
+    Ok(len)
+}
+
+/// STRLEN: the length of the value, 0 if the key does not exist.
+pub fn strlen(db: &Db<'_>, key: &[u8]) -> Result<u64> {
+    match db.meta(key)? {
+        None => Ok(0),
+        Some(m) => Ok(value_of(&m)?.len() as u64),
+    }
+}
+
+/// The byte range GETRANGE returns for a string of `len` bytes, with Redis 7.0's rules: negative
+/// indexes count from the end, both negative with start past end is empty, then start and end
+/// are clamped to the string; None when the result is empty.
+pub fn range_bounds(len: usize, start: i64, end: i64) -> Option<Range<usize>> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let n = i64::try_from(len).ok()?;
+    // n >= 0, so adding a negative index cannot overflow.
+    let start = if start < 0 { n + start } else { start }.max(0);
+    let end = if end < 0 { n + end } else { end }.max(0).min(n - 1);
+    if len == 0 || start > end {
+        return None;
+    }
+    Some(start as usize..end as usize + 1)
+}
+
+/// GETRANGE: the bytes from `start` to `end` inclusive (see [`range_bounds`]); empty when the
+/// key does not exist.
+pub fn getrange(db: &Db<'_>, key: &[u8], start: i64, end: i64) -> Result<Bytes> {
+    let Some(meta) = db.meta(key)? else {
+        return Ok(Bytes::new());
+    };
+    let value = into_value(meta)?;
+    Ok(range_bounds(value.len(), start, end).map_or_else(Bytes::new, |r| value.slice(r)))
+}
+
+/// SETRANGE: overwrites the value from `offset` (zero-padding as needed) and returns the new
+/// length. An empty `value` changes nothing (and does not create the key); a result beyond
+/// `max_len` is refused before anything is allocated. The TTL is kept.
+pub fn setrange(db: &Db<'_>, key: &[u8], offset: u64, value: &[u8], max_len: u64) -> Result<u64> {
+    let _guard = db.lock(key);
+    let raw = db.meta_raw(key)?;
+    let current = live(&raw, now_ms());
+    let old_len = match current {
+        None => 0,
+        Some(m) => value_of(m)?.len(),
+    };
+    if value.is_empty() {
+        return Ok(old_len as u64);
+    }
+    let needed = offset.saturating_add(value.len() as u64);
+    check_len(needed, max_len)?;
+    // Both fit in memory terms now: needed <= max_len, a configured bound.
+    let (offset, needed) = (
+        usize::try_from(offset).map_err(|_| TypeError::TooBig)?,
+        usize::try_from(needed).map_err(|_| TypeError::TooBig)?,
+    );
+    let new_len = needed.max(old_len);
+    let mut encoded = match current {
+        None => Meta::encode_string(b"", 0),
+        Some(m) => m.as_bytes().to_vec(),
+    };
+    encoded.resize(META_HEADER + new_len, 0);
+    encoded[META_HEADER + offset..META_HEADER + needed].copy_from_slice(value);
+    let mut batch = db.batch();
+    batch.put_meta(db.phys, key, raw.as_ref(), &encoded);
+    batch.commit()?;
+    Ok(new_len as u64)
+}
+
+/// The live string value and its expiry, for the INCR family; None when the key is absent.
+fn current_for_update(raw: &Option<Meta>, now: u64) -> Result<Option<(&[u8], u64)>> {
+    match live(raw, now) {
+        None => Ok(None),
+        Some(m) => Ok(Some((value_of(m)?, m.expire_at()))),
+    }
+}
+
+/// INCRBY (and INCR, DECR, DECRBY): adds `delta` to the integer value (0 if absent), keeping the
+/// TTL, and returns the result.
+pub fn incr_by(db: &Db<'_>, key: &[u8], delta: i64) -> Result<i64> {
+    let _guard = db.lock(key);
+    let raw = db.meta_raw(key)?;
+    let (value, expire_at) = match current_for_update(&raw, now_ms())? {
+        None => (0, 0),
+        Some((v, at)) => (num::parse_i64(v).ok_or(TypeError::NotInteger)?, at),
+    };
+    let result = value.checked_add(delta).ok_or(TypeError::Overflow)?;
+    let mut text = Vec::with_capacity(20);
+    num::fmt_i64(&mut text, result);
+    let mut batch = db.batch();
+    batch.put_meta(
+        db.phys,
+        key,
+        raw.as_ref(),
+        &Meta::encode_string(&text, expire_at),
+    );
+    batch.commit()?;
+    Ok(result)
+}
+
+/// INCRBYFLOAT: adds `incr` (as given by the client) to the value (0 if absent) in long double
+/// arithmetic, keeping the TTL; returns the new value as stored.
+pub fn incr_by_float(db: &Db<'_>, key: &[u8], incr: &[u8]) -> Result<Bytes> {
+    let _guard = db.lock(key);
+    let raw = db.meta_raw(key)?;
+    let current = current_for_update(&raw, now_ms())?;
+    let text = num::incr_by_float(current.map(|(v, _)| v), incr).map_err(|e| match e {
+        FloatIncrError::NanOrInfinity | FloatIncrError::IncrNanOrInfinity => {
+            TypeError::NanOrInfinity
+        }
+        FloatIncrError::NotFloat
+        | FloatIncrError::IncrNotFloat
+        | FloatIncrError::HashValueNotFloat => TypeError::NotFloat,
+    })?;
+    let expire_at = current.map_or(0, |(_, at)| at);
+    let mut batch = db.batch();
+    batch.put_meta(
+        db.phys,
+        key,
+        raw.as_ref(),
+        &Meta::encode_string(&text, expire_at),
+    );
+    batch.commit()?;
+    Ok(Bytes::from(text))
+}
+
+/// The values LCS compares: a missing key is an empty string; a key of another type is
+/// [`TypeError::WrongType`] (LCS reports it with its own text).
+pub fn lcs_operands(db: &Db<'_>, a: &[u8], b: &[u8]) -> Result<(Bytes, Bytes)> {
+    let (ma, mb) = (db.meta(a)?, db.meta(b)?);
+    let wrong = |m: &Option<Meta>| m.as_ref().is_some_and(|m| m.ty() != ValueType::String);
+    if wrong(&ma) || wrong(&mb) {
+        return Err(TypeError::WrongType);
+    }
+    let value = |m: Option<Meta>| m.map_or_else(|| Ok(Bytes::new()), into_value);
+    Ok((value(ma)?, value(mb)?))
+}
+
+/// What an LCS computation should produce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LcsWant {
+    /// The common subsequence itself (plain LCS, or IDX).
+    pub string: bool,
+    /// The matching ranges (IDX), keeping only those at least this long (0 = all).
+    pub ranges: Option<u64>,
+}
+
+/// One matching range of an LCS: inclusive byte positions in each string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LcsRange {
+    pub a: (u32, u32),
+    pub b: (u32, u32),
+    pub len: u32,
+}
+
+/// The result of an LCS computation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LcsResult {
+    /// Length of the longest common subsequence.
+    pub len: u32,
+    /// The subsequence, when asked for.
+    pub string: Vec<u8>,
+    /// The matching ranges, from the end of the strings to their start, when asked for.
+    pub ranges: Vec<LcsRange>,
+}
+
+/// Why LCS refused to run; the texts are Redis 7.0's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LcsError {
+    #[error("ERR String too long for LCS")]
+    TooLong,
+    #[error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
+    ExceedsLimit,
+    #[error("ERR Insufficient memory, failed allocating transient memory for LCS")]
+    AllocFailed,
+}
+
+/// Redis 7.0's LCS: the dynamic-programming table of (len(a)+1)·(len(b)+1) u32s, refused when
+/// its size in bytes exceeds `max_alloc` (proto-max-bulk-len), then walked back from the end to
+/// recover the subsequence and its ranges exactly as Redis reports them.
+pub fn lcs(a: &[u8], b: &[u8], want: LcsWant, max_alloc: u64) -> Result<LcsResult, LcsError> {
+    if a.len() as u64 >= u64::from(u32::MAX - 1) || b.len() as u64 >= u64::from(u32::MAX - 1) {
+        return Err(LcsError::TooLong);
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    let bytes = cells.checked_mul(4).ok_or(LcsError::AllocFailed)?;
+    if bytes > max_alloc {
+        return Err(LcsError::ExceedsLimit);
+    }
+    let cells = usize::try_from(cells).map_err(|_| LcsError::AllocFailed)?;
+    let mut table: Vec<u32> = Vec::new();
+    table
+        .try_reserve_exact(cells)
+        .map_err(|_| LcsError::AllocFailed)?;
+    table.resize(cells, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        let (prev, row) = table[(i - 1) * w..(i + 1) * w].split_at_mut(w);
+        let ai = a[i - 1];
+        for j in 1..=blen {
+            row[j] = if ai == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                prev[j].max(row[j - 1])
+            };
+        }
+    }
+    let at = |i: usize, j: usize| table[i * w + j];
+    let total = at(alen, blen);
+    let mut out = LcsResult {
+        len: total,
+        ..LcsResult::default()
+    };
+    if !want.string && want.ranges.is_none() {
+        return Ok(out);
+    }
+    let mut string = vec![0u8; total as usize];
+    let mut idx = total as usize;
+    // The current range, growing backwards: (a_start, a_end, b_start, b_end).
+    let mut range: Option<(usize, usize, usize, usize)> = None;
+    let (mut i, mut j) = (alen, blen);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            idx -= 1;
+            string[idx] = a[i - 1];
+            range = match range {
+                None => Some((i - 1, i - 1, j - 1, j - 1)),
+                // Matches along the diagonal always extend the range.
+                Some((sa, ea, sb, eb)) if sa == i && sb == j => Some((sa - 1, ea, sb - 1, eb)),
+                Some(r) => {
+                    emit = true;
+                    Some(r)
+                }
+            };
+            if range.is_some_and(|(sa, _, sb, _)| sa == 0 || sb == 0) {
+                emit = true;
+            }
+            i -= 1;
+            j -= 1;
+        } else {
+            if at(i - 1, j) > at(i, j - 1) {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = range.is_some();
+        }
+        if emit {
+            if let (Some((sa, ea, sb, eb)), Some(min)) = (range, want.ranges) {
+                let len = ea - sa + 1;
+                if min == 0 || len as u64 >= min {
+                    out.ranges.push(LcsRange {
+                        a: (sa as u32, ea as u32),
+                        b: (sb as u32, eb as u32),
+                        len: len as u32,
+                    });
+                }
+            }
+            range = None;
+        }
+    }
+    out.string = string;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gr(s: &str, start: i64, end: i64) -> String {
+        range_bounds(s.len(), start, end)
+            .map(|r| s[r].to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn getrange_matches_redis() {
+        // Each expectation was observed on redis-server 7.0.15.
+        let cases: &[(&str, i64, i64, &str)] = &[
+            ("hello", 0, -1, "hello"),
+            ("hello", -1, -5, ""),
+            ("hello", -5, -10, ""),
+            ("hello", -1, -10, ""),
+            ("hello", -10, -8, "h"),
+            ("hello", -100, 100, "hello"),
+            ("hello", 3, 1, ""),
+            ("hello", 5, 10, ""),
+            ("hello", 4, 100, "o"),
+            ("hello", -1, -1, "o"),
+            ("hello", 0, -100, "h"),
+            ("hello", -3, 2, "l"),
+            ("hello", i64::MAX, i64::MIN, ""),
+            ("hello", i64::MIN, i64::MAX, "hello"),
+            ("12345", -2, -1, "45"),
+            ("", 0, -1, ""),
+            ("", -1, -5, ""),
+            ("", 0, 0, ""),
+            ("", -1, 0, ""),
+        ];
+        for &(s, start, end, want) in cases {
+            assert_eq!(gr(s, start, end), want, "{s:?} {start} {end}");
+        }
+    }
+
+    #[test]
+    fn last_wins_keeps_the_last_value_of_each_key() {
+        let pairs: [(&[u8], &[u8]); 4] = [(b"a", b"1"), (b"b", b"2"), (b"a", b"3"), (b"c", b"4")];
+        let got = last_wins(&pairs);
+        let want: Vec<(&[u8], &[u8])> = vec![(b"b", b"2"), (b"a", b"3"), (b"c", b"4")];
+        assert_eq!(got, want);
+    }
+
+    const ALL: LcsWant = LcsWant {
+        string: true,
+        ranges: Some(0),
+    };
+
+    #[test]
+    fn lcs_matches_redis() {
+        // LCS ohmytext mynewtext on redis-server 7.0.15: "mytext", len 6, matches
+        // [4,7]/[5,8] (4) then [2,3]/[0,1] (2).
+        let r = lcs(b"ohmytext", b"mynewtext", ALL, 1 << 29).unwrap();
+        assert_eq!(r.len, 6);
+        assert_eq!(r.string, b"mytext");
+        assert_eq!(
+            r.ranges,
+            vec![
+                LcsRange {
+                    a: (4, 7),
+                    b: (5, 8),
+                    len: 4
+                },
+                LcsRange {
+                    a: (2, 3),
+                    b: (0, 1),
+                    len: 2
+                },
+            ]
+        );
+        let min4 = LcsWant {
+            string: true,
+            ranges: Some(4),
+        };
+        assert_eq!(
+            lcs(b"ohmytext", b"mynewtext", min4, 1 << 29)
+                .unwrap()
+                .ranges
+                .len(),
+            1
+        );
+        let len_only = lcs(b"ohmytext", b"mynewtext", LcsWant::default(), 1 << 29).unwrap();
+        assert_eq!((len_only.len, len_only.string.len()), (6, 0));
+    }
+
+    #[test]
+    fn lcs_edge_cases() {
+        let empty = lcs(b"", b"", ALL, 1 << 29).unwrap();
+        assert_eq!(empty, LcsResult::default());
+        let r = lcs(b"abc", b"", ALL, 1 << 29).unwrap();
+        assert_eq!((r.len, r.ranges.len()), (0, 0));
+        let r = lcs(b"abc", b"xyz", ALL, 1 << 29).unwrap();
+        assert_eq!((r.len, r.ranges.len()), (0, 0));
+        let r = lcs(b"abc", b"abc", ALL, 1 << 29).unwrap();
+        assert_eq!(r.string, b"abc");
+        assert_eq!(
+            r.ranges,
+            vec![LcsRange {
+                a: (0, 2),
+                b: (0, 2),
+                len: 3
+            }]
+        );
+        // A range touching the start of one string only.
+        let r = lcs(b"xab", b"ab", ALL, 1 << 29).unwrap();
+        assert_eq!(
+            r.ranges,
+            vec![LcsRange {
+                a: (1, 2),
+                b: (0, 1),
+                len: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn lcs_memory_limit_is_redis_formula() {
+        // (511+1)*(511+1)*4 bytes is exactly 1 MiB: allowed; one more byte is not.
+        let a = vec![b'a'; 511];
+        assert_eq!(lcs(&a, &a, LcsWant::default(), 1 << 20).unwrap().len, 511);
+        let b = vec![b'a'; 512];
+        assert_eq!(
+            lcs(&b, &a, LcsWant::default(), 1 << 20),
+            Err(LcsError::ExceedsLimit)
+        );
+        assert_eq!(
+            LcsError::ExceedsLimit.to_string(),
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        );
+    }
+
+    /// The plain O(n·m) definition, to check the subsequence and its length.
+    fn is_subsequence(sub: &[u8], of: &[u8]) -> bool {
+        let mut it = of.iter();
+        sub.iter().all(|c| it.any(|d| d == c))
+    }
+
+    #[test]
+    fn lcs_ranges_reassemble_the_subsequence() {
+        let mut seed = 7u64;
+        let mut rnd = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..300 {
+            let a: Vec<u8> = (0..rnd(20)).map(|_| b'a' + rnd(3) as u8).collect();
+            let b: Vec<u8> = (0..rnd(20)).map(|_| b'a' + rnd(3) as u8).collect();
+            let r = lcs(&a, &b, ALL, 1 << 29).unwrap();
+            assert_eq!(r.string.len(), r.len as usize);
+            assert!(is_subsequence(&r.string, &a) && is_subsequence(&r.string, &b));
+            let mut joined = Vec::new();
+            for g in r.ranges.iter().rev() {
+                let sa = &a[g.a.0 as usize..=g.a.1 as usize];
+                assert_eq!(sa, &b[g.b.0 as usize..=g.b.1 as usize]);
+                assert_eq!(sa.len(), g.len as usize);
+                joined.extend_from_slice(sa);
+            }
+            assert_eq!(joined, r.string);
+        }
+    }
 }
