@@ -278,8 +278,8 @@ impl Config {
             }
             "logfile" => self.logfile = value.to_string(),
             "protected-mode" => {
-                self.protected_mode = parse_bool(value)
-                    .ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?
+                self.protected_mode =
+                    parse_bool(value).ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?
             }
             "fsync" => {
                 self.fsync = FsyncMode::parse(value).ok_or_else(|| {
@@ -381,7 +381,9 @@ impl Config {
             }
         }
         for param in PARAMS {
-            if !written.contains(param.name) && !matches!(param.name, "save" | "appendonly" | "maxmemory") {
+            if !written.contains(param.name)
+                && !matches!(param.name, "save" | "appendonly" | "maxmemory")
+            {
                 self.rewrite_line(&mut out, param);
             }
         }
@@ -456,8 +458,10 @@ mod tests {
     #[test]
     fn file_overrides_defaults_and_alias_works() {
         let mut c = Config::default();
-        c.apply_file_text("# comment\nport 7000\nappendfsync always\nbind 0.0.0.0 ::1\nrequirepass \"a b\"\n")
-            .unwrap();
+        c.apply_file_text(
+            "# comment\nport 7000\nappendfsync always\nbind 0.0.0.0 ::1\nrequirepass \"a b\"\n",
+        )
+        .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.fsync, FsyncMode::Always);
         assert_eq!(c.bind, vec!["0.0.0.0", "::1"]);

@@ -87,11 +87,17 @@ impl Cli {
         add("protected-mode", self.protected_mode.clone());
         add("fsync", self.fsync.clone());
         add("proto-max-bulk-len", self.proto_max_bulk_len.clone());
-        add("client-query-buffer-limit", self.client_query_buffer_limit.clone());
+        add(
+            "client-query-buffer-limit",
+            self.client_query_buffer_limit.clone(),
+        );
         add("rocksdb-block-cache-size", self.block_cache_size.clone());
         add("rocksdb-write-buffer-size", self.write_buffer_size.clone());
         add("rocksdb-compression", self.compression.clone());
-        add("rocksdb-max-background-jobs", self.max_background_jobs.clone());
+        add(
+            "rocksdb-max-background-jobs",
+            self.max_background_jobs.clone(),
+        );
         v
     }
 }

@@ -24,15 +24,33 @@ pub(super) const TABLE: &[Spec] = &[
     Spec::new("select", 2, LOADING | STALE | FAST, Keys::NONE, select)
         .group(G)
         .doc("Changes the selected database."),
-    Spec::new("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, Keys::NONE, auth)
-        .group(G)
-        .doc("Authenticates the connection."),
-    Spec::new("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, Keys::NONE, hello)
-        .group(G)
-        .doc("Handshakes with the Redis server."),
-    Spec::new("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, Keys::NONE, reset)
-        .group(G)
-        .doc("Resets the connection."),
+    Spec::new(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        Keys::NONE,
+        auth,
+    )
+    .group(G)
+    .doc("Authenticates the connection."),
+    Spec::new(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        Keys::NONE,
+        hello,
+    )
+    .group(G)
+    .doc("Handshakes with the Redis server."),
+    Spec::new(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        Keys::NONE,
+        reset,
+    )
+    .group(G)
+    .doc("Resets the connection."),
 ];
 
 fn ping(_cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {

@@ -129,7 +129,13 @@ pub struct Spec {
 
 impl Spec {
     /// A table entry; `group` and `summary` are set with the builder methods.
-    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: Keys, handler: Handler) -> Spec {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: Keys,
+        handler: Handler,
+    ) -> Spec {
         Spec {
             name,
             arity,

@@ -35,9 +35,15 @@ pub(super) const TABLE: &[Spec] = &[
     Spec::new("time", 1, LOADING | STALE | FAST, Keys::NONE, time)
         .group(G)
         .doc("Returns the server time."),
-    Spec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, Keys::NONE, shutdown)
-        .group(G)
-        .doc("Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    Spec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        Keys::NONE,
+        shutdown,
+    )
+    .group(G)
+    .doc("Synchronously saves the database(s) to disk and shuts down the Redis server."),
 ];
 
 fn dbsize(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
@@ -116,7 +122,9 @@ fn bgsave(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn lastsave(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
-    Ok(Reply::Int(cx.shared.last_save.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Int(
+        cx.shared.last_save.load(Ordering::Relaxed) as i64
+    ))
 }
 
 fn time(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {

@@ -165,7 +165,10 @@ fn line(out: &mut Vec<u8>, kind: u8, s: &[u8]) {
 
 /// A CR or LF inside a line reply would split the frame; Redis replaces them with spaces.
 fn push_sanitized(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+    out.extend(
+        s.iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+    );
 }
 
 /// Writes an error line; a text without a code gets Redis's `ERR` prefix.
@@ -210,8 +213,14 @@ mod tests {
 
     #[test]
     fn errors_get_a_code_and_no_newlines() {
-        assert_eq!(enc(&Reply::Error("ERR syntax error".into()), false), "-ERR syntax error\r\n");
-        assert_eq!(enc(&Reply::Error("bad\r\nthing".into()), false), "-ERR bad  thing\r\n");
+        assert_eq!(
+            enc(&Reply::Error("ERR syntax error".into()), false),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            enc(&Reply::Error("bad\r\nthing".into()), false),
+            "-ERR bad  thing\r\n"
+        );
         assert_eq!(
             enc(&Reply::Error("WRONGTYPE Operation".into()), false),
             "-WRONGTYPE Operation\r\n"

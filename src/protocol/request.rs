@@ -315,7 +315,8 @@ mod tests {
 
     #[test]
     fn multibulk_pipeline() {
-        let got = parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").unwrap();
+        let got =
+            parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").unwrap();
         assert_eq!(got, vec![words(&["PING"]), words(&["SET", "k", ""])]);
     }
 
@@ -324,7 +325,11 @@ mod tests {
         let input = b"*2\r\n$3\r\nGET\r\n$5\r\nhe\0lo\r\n";
         let mut p = RequestParser::default();
         for end in 0..input.len() {
-            assert_eq!(p.parse(&input[..end], AUTH).unwrap(), Step::Incomplete, "at {end}");
+            assert_eq!(
+                p.parse(&input[..end], AUTH).unwrap(),
+                Step::Incomplete,
+                "at {end}"
+            );
         }
         let step = p.parse(input, AUTH).unwrap();
         assert_eq!(
@@ -341,17 +346,32 @@ mod tests {
     fn protocol_errors_match_redis() {
         let err = |b: &[u8]| parse_all(b).unwrap_err().to_string();
         assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n:1\r\n"), "Protocol error: expected '$', got ':'");
+        assert_eq!(
+            err(b"*3000000000\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n:1\r\n"),
+            "Protocol error: expected '$', got ':'"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$1099511627776\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(
+            err(b"*1\r\n$1099511627776\r\n"),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(err(b"*1\r\n$x\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"\"unbalanced\r\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"\"unbalanced\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
         let long = vec![b'a'; INLINE_MAX_SIZE + 1];
         assert_eq!(err(&long), "Protocol error: too big inline request");
         let mut long_count = b"*".to_vec();
         long_count.extend(vec![b'1'; INLINE_MAX_SIZE + 1]);
-        assert_eq!(err(&long_count), "Protocol error: too big mbulk count string");
+        assert_eq!(
+            err(&long_count),
+            "Protocol error: too big mbulk count string"
+        );
     }
 
     #[test]
@@ -372,7 +392,10 @@ mod tests {
         let mut p = RequestParser::default();
         assert!(p.parse(b"*1\r\n$16385\r\n", unauth).is_err());
         let mut p = RequestParser::default();
-        assert_eq!(p.parse(b"*1\r\n$16384\r\n", unauth).unwrap(), Step::Incomplete);
+        assert_eq!(
+            p.parse(b"*1\r\n$16384\r\n", unauth).unwrap(),
+            Step::Incomplete
+        );
     }
 
     #[test]
@@ -387,7 +410,10 @@ mod tests {
             parse_all(b"set  \"a b\\n\\x41\" 'it\\'s'\n").unwrap(),
             vec![vec![b"set".to_vec(), b"a b\nA".to_vec(), b"it's".to_vec()]]
         );
-        assert_eq!(parse_all(b"echo \"\"\n").unwrap(), vec![vec![b"echo".to_vec(), vec![]]]);
+        assert_eq!(
+            parse_all(b"echo \"\"\n").unwrap(),
+            vec![vec![b"echo".to_vec(), vec![]]]
+        );
         assert!(parse_all(b"get \"a\"b\n").is_err());
         assert!(parse_all(b"get 'a\n").is_err());
     }

@@ -42,10 +42,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         let _ = stream.write_all(&out).await;
         return;
     }
-    let Some(info) = shared
-        .clients
-        .register(peer.to_string(), laddr, maxclients)
-    else {
+    let Some(info) = shared.clients.register(peer.to_string(), laddr, maxclients) else {
         shared
             .stats
             .rejected_connections

@@ -165,7 +165,9 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                 addrs.push(l.local_addr()?);
                 listeners.push(l);
             }
-            Err(e) if optional => tracing::warn!(%addr, error = %e, "could not bind optional address"),
+            Err(e) if optional => {
+                tracing::warn!(%addr, error = %e, "could not bind optional address")
+            }
             Err(source) => return Err(ServerError::Bind { addr, source }),
         }
     }
@@ -215,7 +217,11 @@ pub async fn serve(running: Running) -> Result<(), ServerError> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = maintenance.join();
-    shared.store.wal().sync(shared.store.rocks()).map_err(StoreError::from)?;
+    shared
+        .store
+        .wal()
+        .sync(shared.store.rocks())
+        .map_err(StoreError::from)?;
     tracing::info!("Basalt is now ready to exit, bye bye...");
     Ok(())
 }

@@ -239,7 +239,11 @@ pub fn encode_score(score: f64) -> [u8; 8] {
     // -0.0 and 0.0 compare equal as scores; store both as 0.0.
     let score = if score == 0.0 { 0.0 } else { score };
     let bits = score.to_bits();
-    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
     ordered.to_be_bytes()
 }
 
@@ -281,7 +285,10 @@ mod tests {
         assert!(!m.is_expired(41));
 
         let c = Meta::decode(Meta::encode_collection(ValueType::Hash, 0, 7, 3)).unwrap();
-        assert_eq!((c.ty(), c.version(), c.count(), c.expire_at()), (ValueType::Hash, 7, 3, 0));
+        assert_eq!(
+            (c.ty(), c.version(), c.count(), c.expire_at()),
+            (ValueType::Hash, 7, 3, 0)
+        );
         assert!(!c.is_expired(u64::MAX));
     }
 
@@ -298,7 +305,10 @@ mod tests {
         let mut a = data_prefix(0, b"k", 1);
         a.extend_from_slice(b"field");
         let p = parse_data_key(&a).unwrap();
-        assert_eq!((p.db, p.key, p.version, p.sub), (0, &b"k"[..], 1, &b"field"[..]));
+        assert_eq!(
+            (p.db, p.key, p.version, p.sub),
+            (0, &b"k"[..], 1, &b"field"[..])
+        );
         assert!(data_prefix(0, b"k", 1) < data_prefix(0, b"k", 2));
         // The length prefix keeps "k" and "k\0..." sub-keys from interleaving.
         assert!(data_prefix(0, b"k", u64::MAX) < data_prefix(0, b"k\0", 0));
@@ -309,17 +319,38 @@ mod tests {
     fn expire_keys_sort_by_time_within_db() {
         assert!(expire_key(0, 5, b"z") < expire_key(0, 6, b"a"));
         assert!(expire_key(0, u64::MAX, b"z") < expire_key(1, 0, b""));
-        assert_eq!(parse_expire_key(&expire_key(3, 9, b"k")), Some((3, 9, &b"k"[..])));
+        assert_eq!(
+            parse_expire_key(&expire_key(3, 9, b"k")),
+            Some((3, 9, &b"k"[..]))
+        );
     }
 
     #[test]
     fn score_encoding_preserves_order() {
-        let xs = [f64::NEG_INFINITY, -1e300, -1.5, -0.0, 0.0, 1e-300, 2.5, 1e300, f64::INFINITY];
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -0.0,
+            0.0,
+            1e-300,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
         for w in xs.windows(2) {
-            assert!(encode_score(w[0]) <= encode_score(w[1]), "{} {}", w[0], w[1]);
+            assert!(
+                encode_score(w[0]) <= encode_score(w[1]),
+                "{} {}",
+                w[0],
+                w[1]
+            );
         }
         for x in xs {
-            assert_eq!(decode_score(encode_score(x)), if x == 0.0 { 0.0 } else { x });
+            assert_eq!(
+                decode_score(encode_score(x)),
+                if x == 0.0 { 0.0 } else { x }
+            );
         }
     }
 

@@ -73,7 +73,11 @@ mod tests {
                 let l = l.clone();
                 std::thread::spawn(move || {
                     for _ in 0..2000 {
-                        let keys: [&[u8]; 2] = if t % 2 == 0 { [b"x", b"y"] } else { [b"y", b"x"] };
+                        let keys: [&[u8]; 2] = if t % 2 == 0 {
+                            [b"x", b"y"]
+                        } else {
+                            [b"y", b"x"]
+                        };
                         let _g = l.lock_many(keys.iter().map(|k| (0u8, *k)));
                     }
                 })
