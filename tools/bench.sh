@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Throughput of Basalt next to real Redis, measured with redis-benchmark on loopback.
+#
+# Builds Basalt (release), then one server at a time, each on a free 127.0.0.1 port with its own
+# temporary data directory:
+#   Basalt                    its default durability (WAL fsync everysec)
+#   Redis, no persistence     --save '' --appendonly no
+#   Redis, AOF everysec       --appendonly yes --appendfsync everysec --save ''  (same durability as
+#                             Basalt; RDB snapshots are off so no background save forks mid-run)
+# and runs `redis-benchmark -q --csv -t <test> -n $BENCH_N -c $BENCH_C -P <p>` for each test in
+# $BENCH_TESTS and each pipeline depth in $BENCH_PIPELINES. Prints a markdown table on standard
+# output; progress goes to standard error. Ratios are Basalt req/s divided by Redis req/s.
+#
+# Environment:
+#   BENCH_TESTS      redis-benchmark -t list (default set,get,incr,mset; e.g. add lpush,rpush,...)
+#   BENCH_N          requests per test (default 200000; 20000 with BENCH_QUICK=1)
+#   BENCH_C          parallel clients (default 50)
+#   BENCH_PIPELINES  pipeline depths, space-separated (default "1 16")
+#   BENCH_QUICK=1    smoke run: -n 20000 unless BENCH_N is set
+#   BENCH_TIMEOUT    seconds one redis-benchmark invocation may take (default 900)
+#
+# Nothing but 127.0.0.1 is contacted: the build runs with cargo --offline, and every server binds
+# and every client connects to loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/basalt-target}"
+HOST=127.0.0.1
+
+if [ "${BENCH_QUICK:-0}" = "1" ]; then
+  N="${BENCH_N:-20000}"
+else
+  N="${BENCH_N:-200000}"
+fi
+TESTS="${BENCH_TESTS:-set,get,incr,mset}"
+C="${BENCH_C:-50}"
+PIPELINES="${BENCH_PIPELINES:-1 16}"
+RUN_TIMEOUT="${BENCH_TIMEOUT:-900}"
+
+log() { echo "bench: $*" >&2; }
+die() { echo "bench: error: $*" >&2; exit 1; }
+
+for tool in redis-benchmark redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    die "$tool not found; run tools/setup.sh (it installs redis-server and redis-tools)"
+done
+command -v cargo >/dev/null 2>&1 || die "cargo not found; run tools/setup.sh"
+case "$N$C" in *[!0-9]*) die "BENCH_N and BENCH_C must be positive integers" ;; esac
+for p in $PIPELINES; do
+  case "$p" in '' | *[!0-9]*) die "BENCH_PIPELINES must be integers, got '$p'" ;; esac
+done
+
+# --- cleanup: every server we started is stopped and the temporary directory removed, whatever
+# --- way the script ends (normal exit, error, Ctrl-C, kill).
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/basalt-bench.XXXXXX")"
+PIDS=()
+
+stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  trap - EXIT INT TERM HUP
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    stop_pid "$pid"
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# --- build
+log "building basalt (release, offline) in $CARGO_TARGET_DIR"
+cargo build --release --offline --bin basalt >&2 ||
+  die "build failed (if dependencies are missing: run tools/setup.sh, then 'cargo fetch' once)"
+BASALT="$CARGO_TARGET_DIR/release/basalt"
+[ -x "$BASALT" ] || die "$BASALT not found after the build"
+
+# --- servers
+USED_PORTS=" "
+# Listening ports are drawn from outside the kernel's ephemeral range, where the clients' own
+# connections (50 per redis-benchmark run, many then in TIME_WAIT) take their local ports.
+read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { EPH_LO=32768; EPH_HI=60999; }
+if [ "$EPH_LO" -gt 12000 ]; then
+  PORT_LO=10000 PORT_SPAN=$((EPH_LO - 10000))
+else
+  PORT_LO=$((EPH_HI + 1)) PORT_SPAN=$((65535 - EPH_HI))
+fi
+[ "$PORT_SPAN" -gt 100 ] || { PORT_LO=20000 PORT_SPAN=10000; }
+# free_port: sets FREE_PORT to a loopback port nothing listens on (and that this run has not used).
+free_port() {
+  local port tries
+  for tries in $(seq 1 200); do
+    port=$((PORT_LO + (RANDOM * 32768 + RANDOM) % PORT_SPAN))
+    case "$USED_PORTS" in *" $port "*) continue ;; esac
+    # A refused connection means nothing listens there.
+    if ! (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
+      USED_PORTS="$USED_PORTS$port "
+      FREE_PORT="$port"
+      return 0
+    fi
+  done
+  die "no free port found on $HOST"
+}
+
+# start_server NAME LOGFILE CMD... (the command line contains the literal word PORT, replaced by the
+# chosen port). Sets SERVER_PID and SERVER_PORT. Retries on another port if the first is taken.
+start_server() {
+  local name="$1" logfile="$2" attempt i port pid a
+  shift 2
+  for attempt in 1 2 3; do
+    free_port
+    port="$FREE_PORT"
+    local argv=()
+    for a in "$@"; do
+      if [ "$a" = PORT ]; then argv+=("$port"); else argv+=("$a"); fi
+    done
+    "${argv[@]}" >"$logfile" 2>&1 </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    for i in $(seq 1 300); do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        break
+      fi
+      if [ "$(timeout 2 redis-cli -h "$HOST" -p "$port" ping 2>/dev/null)" = "PONG" ]; then
+        SERVER_PID="$pid"
+        SERVER_PORT="$port"
+        log "$name listening on $HOST:$port (pid $pid)"
+        return 0
+      fi
+      sleep 0.1
+    done
+    stop_pid "$pid"
+    log "$name did not come up on port $port (attempt $attempt); its log:"
+    tail -n 20 "$logfile" >&2 || true
+  done
+  die "could not start $name"
+}
+
+# run_benchmarks KEY PORT: one redis-benchmark per test and pipeline depth (so a command a server
+# rejects costs only its own row: redis-benchmark stops at the first error reply); the CSV rows of
+# each depth are collected in $WORK/KEY.P<p>.csv.
+run_benchmarks() {
+  local key="$1" port="$2" p t out one pid
+  for p in $PIPELINES; do
+    out="$WORK/$key.P$p.csv"
+    echo '"test","rps"' >"$out"
+    for t in ${TESTS//,/ }; do
+      one="$WORK/$key.P$p.$t"
+      log "$key: redis-benchmark -t $t -n $N -c $C -P $p"
+      # In the background and waited for, so Ctrl-C or a TERM reaches the traps at once (a
+      # foreground child would delay them until it finished); cleanup stops it.
+      timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -q --csv \
+        -t "$t" -n "$N" -c "$C" -P "$p" >"$one.csv" 2>"$one.err" </dev/null &
+      pid=$!
+      PIDS+=("$pid")
+      if ! wait "$pid"; then
+        log "$key -t $t -P $p: redis-benchmark failed or timed out; its results are marked failed"
+      fi
+      tail -n +2 "$one.csv" >>"$out"
+      # CONFIG GET is only used for redis-benchmark's banner; its absence changes nothing.
+      if grep -qv 'Could not fetch server CONFIG' "$one.err"; then
+        log "$key -t $t -P $p: redis-benchmark reported on stderr:"
+        { sort "$one.err" | uniq -c | head -n 10 >&2; } || true
+      fi
+    done
+  done
+}
+
+SERVERS=(basalt redis redis-aof)
+
+mkdir -p "$WORK/basalt"
+start_server Basalt "$WORK/basalt.log" \
+  "$BASALT" --bind "$HOST" --port PORT --dir "$WORK/basalt"
+run_benchmarks basalt "$SERVER_PORT"
+stop_pid "$SERVER_PID"
+
+mkdir -p "$WORK/redis"
+start_server "redis-server (no persistence)" "$WORK/redis.log" \
+  redis-server --bind "$HOST" --port PORT --dir "$WORK/redis" --daemonize no \
+  --save '' --appendonly no
+run_benchmarks redis "$SERVER_PORT"
+stop_pid "$SERVER_PID"
+
+mkdir -p "$WORK/redis-aof"
+start_server "redis-server (AOF everysec)" "$WORK/redis-aof.log" \
+  redis-server --bind "$HOST" --port PORT --dir "$WORK/redis-aof" --daemonize no \
+  --save '' --appendonly yes --appendfsync everysec
+run_benchmarks redis-aof "$SERVER_PORT"
+stop_pid "$SERVER_PID"
+
+# --- report
+# rps FILE TEST: the req/s of TEST in a redis-benchmark CSV file, or nothing.
+rps() {
+  [ -f "$1" ] || return 0
+  awk -v t="$2" -F'","' 'NR > 1 { sub(/^"/, "", $1); if ($1 == t) { print $2; exit } }' "$1"
+}
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
+}
+fmt() {
+  if [ -z "$1" ]; then echo "failed"; else awk -v x="$1" 'BEGIN { printf "%.0f\n", x }'; fi
+}
+
+cpu="$(grep -m1 -E '^(model name|Model|cpu model)' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+echo "# Basalt vs Redis: redis-benchmark"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- nproc: $(nproc)"
+echo "- cpu: ${cpu:-unknown}"
+echo "- redis-server: $(redis-server --version)"
+echo "- basalt: $("$BASALT" --version 2>/dev/null || echo unknown) ($BASALT)"
+echo "- command: redis-benchmark -h $HOST -q --csv -t <test> -n $N -c $C -P <p>, for test in $TESTS, p in ${PIPELINES// /,}"
+echo "- servers: Basalt default (fsync everysec); Redis --save '' --appendonly no;" \
+  "Redis --save '' --appendonly yes --appendfsync everysec"
+echo "- ratio = Basalt req/s / Redis req/s; failed = redis-benchmark stopped on an error reply (the log on stderr says why)"
+echo
+echo "| test | pipeline | Basalt req/s | Redis (no persistence) req/s | ratio | Redis (AOF everysec) req/s | ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for p in $PIPELINES; do
+  # Test names in the order they ran: the most complete server's list first (a server that
+  # rejected a command has no row for it), then anything only another server reported.
+  names="$(
+    for s in "${SERVERS[@]}"; do
+      f="$WORK/$s.P$p.csv"
+      [ -f "$f" ] || continue
+      awk -F'","' -v s="$s" 'NR > 1 { sub(/^"/, "", $1); n++; rows[n] = $1 }
+        END { for (i = 1; i <= n; i++) print n "\t" s "\t" i "\t" rows[i] }' "$f"
+    done | sort -t "$(printf '\t')" -k1,1nr -k2,2 -k3,3n | cut -f4- | awk '!seen[$0]++'
+  )"
+  if [ -z "$names" ]; then
+    echo "| (no results) | $p | failed | failed | n/a | failed | n/a |"
+    continue
+  fi
+  while IFS= read -r t; do
+    b="$(rps "$WORK/basalt.P$p.csv" "$t")"
+    r="$(rps "$WORK/redis.P$p.csv" "$t")"
+    a="$(rps "$WORK/redis-aof.P$p.csv" "$t")"
+    echo "| $t | $p | $(fmt "$b") | $(fmt "$r") | $(ratio "$b" "$r") | $(fmt "$a") | $(ratio "$b" "$a") |"
+  done <<<"$names"
+done
