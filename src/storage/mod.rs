@@ -5,6 +5,7 @@
 pub mod encoding;
 pub mod filters;
 pub mod locks;
+pub mod scan;
 pub mod wal;
 
 pub use encoding::{Meta, ValueType};
