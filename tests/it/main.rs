@@ -1,0 +1,16 @@
+//! Integration tests for the `basalt` binary, in one test binary so RocksDB is linked once.
+//!
+//! Run: `CARGO_TARGET_DIR=$HOME/.cache/basalt-target cargo test --release --test it`
+//! (add `-- --nocapture` to see the differential command counts).
+//!
+//! Modules:
+//! - `harness`: start/stop/restart servers (Basalt and a reference redis-server), `raw` commands
+//!   returning comparable `Reply` values, raw-socket helpers.
+//! - `differential`: seeded random string/key/expiry command streams replayed on Basalt and on a
+//!   real redis-server, replies compared exactly; plus a SCAN coverage test.
+//! - `smoke`: basic end-to-end tests (PING, binary safety, persistence, kill -9, concurrency,
+//!   malformed RESP, AUTH).
+
+mod differential;
+mod harness;
+mod smoke;
