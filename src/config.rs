@@ -155,8 +155,9 @@ pub const PARAMS: &[Param] = &[
     p("rocksdb-compression", false),
     p("rocksdb-max-background-jobs", false),
     // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
-    p("save", false),
-    p("appendonly", false),
+    // Settable (as no-ops) because client test suites send `CONFIG SET save ""`.
+    p("save", true),
+    p("appendonly", true),
     p("maxmemory", false),
 ];
 

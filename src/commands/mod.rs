@@ -330,14 +330,19 @@ pub fn unknown_subcommand(args: &Args<'_>) -> CmdError {
 /// Redis does, in that order.
 pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> Reply {
     let table = Table::get();
+    // Rejections count as error replies in INFO stats, as in Redis.
+    let rejected = |e: CmdError| {
+        shared.stats.note_rejected();
+        error_reply(e)
+    };
     let Some(spec) = table.lookup(args.get(0)) else {
-        return error_reply(unknown_command(args));
+        return rejected(unknown_command(args));
     };
     if !spec.arity_ok(args.len()) {
-        return error_reply(CmdError::Arity(spec.name.to_string()));
+        return rejected(CmdError::Arity(spec.name.to_string()));
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) && shared.auth_required() {
-        return Reply::Error("NOAUTH Authentication required.".into());
+        return rejected(CmdError::msg("NOAUTH Authentication required."));
     }
     client.note_command(spec.name);
     let view = if spec.has(flags::EXCLUSIVE) {

@@ -23,6 +23,8 @@ pub struct ClientInfo {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
+    /// The socket's file descriptor, for CLIENT LIST.
+    pub fd: i32,
     pub created: Instant,
     pub name: Mutex<Option<String>>,
     pub lib_name: Mutex<Option<String>>,
@@ -131,7 +133,13 @@ impl Default for Clients {
 
 impl Clients {
     /// Registers a new connection; None when `max` clients are already connected.
-    pub fn register(&self, addr: String, laddr: String, max: usize) -> Option<Arc<ClientInfo>> {
+    pub fn register(
+        &self,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        max: usize,
+    ) -> Option<Arc<ClientInfo>> {
         let mut map = self.map.lock();
         if map.len() >= max {
             return None;
@@ -141,6 +149,7 @@ impl Clients {
             id,
             addr,
             laddr,
+            fd,
             created: Instant::now(),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),

@@ -11,6 +11,7 @@ use crate::protocol::reply::error_line;
 use crate::protocol::request::{ArgSource, Limits, RequestParser, Step};
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +43,11 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         let _ = stream.write_all(&out).await;
         return;
     }
-    let Some(info) = shared.clients.register(peer.to_string(), laddr, maxclients) else {
+    let Some(info) =
+        shared
+            .clients
+            .register(peer.to_string(), laddr, stream.as_raw_fd(), maxclients)
+    else {
         shared
             .stats
             .rejected_connections

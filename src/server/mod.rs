@@ -48,6 +48,11 @@ impl Stats {
         }
     }
 
+    /// A command refused before it ran (unknown, wrong arity, not authenticated).
+    pub fn note_rejected(&self) {
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
         for c in [

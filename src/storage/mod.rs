@@ -154,7 +154,6 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        opts.set_manual_wal_flush(true);
         opts.set_max_background_jobs(cfg.max_background_jobs as i32);
         opts.set_bytes_per_sync(1 << 20);
         opts.set_max_total_wal_size(4 * cfg.write_buffer_size);
@@ -279,7 +278,8 @@ impl Store {
         Ok(v)
     }
 
-    /// Makes all writes so far durable per the fsync policy; called before replies go out.
+    /// Makes all writes so far durable per the fsync policy; called once per pass, before the
+    /// replies go out (see [`wal`]).
     pub fn ack(&self) -> Result<()> {
         Ok(self.wal.ack(&self.db)?)
     }
@@ -509,7 +509,8 @@ impl<'a> Batch<'a> {
         if old.is_none() {
             self.delta(phys, 1);
         }
-        self.wb.put_cf(store.cf(CF_META), meta_key(phys, key), value);
+        self.wb
+            .put_cf(store.cf(CF_META), meta_key(phys, key), value);
     }
 
     /// Deletes a key given its raw metadata. A collection's sub-keys are left to the compaction
@@ -579,7 +580,9 @@ impl<'a> Db<'a> {
     /// Locks several keys of this database.
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeyGuard<'a> {
         let phys = self.phys;
-        self.store.locks.lock_many(keys.into_iter().map(|k| (phys, k)))
+        self.store
+            .locks
+            .lock_many(keys.into_iter().map(|k| (phys, k)))
     }
 
     /// Starts a write batch.
@@ -609,7 +612,12 @@ mod tests {
     fn put_string(store: &Store, phys: u8, key: &[u8], value: &[u8], expire_at: u64) {
         let old = store.get_meta_raw(phys, key).unwrap();
         let mut b = store.batch();
-        b.put_meta(phys, key, old.as_ref(), &Meta::encode_string(value, expire_at));
+        b.put_meta(
+            phys,
+            key,
+            old.as_ref(),
+            &Meta::encode_string(value, expire_at),
+        );
         b.commit().unwrap();
     }
 
@@ -652,7 +660,10 @@ mod tests {
         s.expire_cycle(100).unwrap();
         assert!(s.get_meta_raw(0, b"due").unwrap().is_none());
         assert!(s.get_meta_raw(0, b"later").unwrap().is_some());
-        assert_eq!(s.get_meta_raw(0, b"kept").unwrap().unwrap().string_value(), b"y");
+        assert_eq!(
+            s.get_meta_raw(0, b"kept").unwrap().unwrap().string_value(),
+            b"y"
+        );
         assert_eq!(s.count(0), 2);
         // Nothing due is left in the index.
         let mut it = s.rocks().raw_iterator_cf(s.cf(CF_EXPIRE));
@@ -674,7 +685,12 @@ mod tests {
         assert!(v2 > v1);
         // A live hash at v2 with one field, and a stale field left over from v1.
         let mut b = s.batch();
-        b.put_meta(0, b"h", None, &Meta::encode_collection(ValueType::Hash, 0, v2, 1));
+        b.put_meta(
+            0,
+            b"h",
+            None,
+            &Meta::encode_collection(ValueType::Hash, 0, v2, 1),
+        );
         for (v, field) in [(v1, &b"old"[..]), (v2, &b"new"[..])] {
             let mut k = data_prefix(0, b"h", v);
             k.extend_from_slice(field);
@@ -686,7 +702,8 @@ mod tests {
         b.raw().put_cf(s.cf(CF_DATA), gone, b"value");
         b.commit().unwrap();
         s.rocks().flush_cf(s.cf(CF_DATA)).unwrap();
-        s.rocks().compact_range_cf::<&[u8], &[u8]>(s.cf(CF_DATA), None, None);
+        s.rocks()
+            .compact_range_cf::<&[u8], &[u8]>(s.cf(CF_DATA), None, None);
         let mut it = s.rocks().raw_iterator_cf(s.cf(CF_DATA));
         it.seek_to_first();
         let mut left = Vec::new();

@@ -1,10 +1,15 @@
 //! Acknowledgement of writes: nothing is acknowledged before it is in the write-ahead log.
 //!
-//! RocksDB runs with `manual_wal_flush`, so a WriteBatch lands in an in-process WAL buffer. Before a
-//! connection writes the replies of a pass, it calls [`Wal::ack`]: one `FlushWAL` puts every buffered
-//! write in the OS (and, under `fsync always`, on disk). Flushes are shared: a connection whose writes
-//! were already carried out by another connection's flush returns at once, so concurrent clients
-//! commit as a group and a pipeline of N writes costs one system call, not N.
+//! RocksDB writes each WriteBatch's WAL record to the OS before `write` returns (its own write
+//! group merges concurrent writers into one system call), so under `fsync no` and `everysec` a
+//! write is acknowledgeable as soon as it is committed, and a `kill -9` loses nothing. Under
+//! `fsync always`, the connection calls [`Wal::ack`] once per pass before writing replies: one
+//! fsync covers every write of the pass, and it is shared: a connection whose writes were already
+//! synced by another connection's fsync returns at once, so concurrent clients commit as a group.
+//!
+//! (The design proposed `manual_wal_flush` with one `FlushWAL` per pass. Measured with
+//! redis-benchmark, that made unpipelined SET ~40% slower, from the extra flush gate two workers
+//! contend on, and pipelined SET no faster; see docs/ARCHITECTURE.md.)
 
 use crate::config::FsyncMode;
 use parking_lot::Mutex;
@@ -14,13 +19,10 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 /// The shared flush gate.
 pub struct Wal {
     mode: AtomicU8,
-    /// Serialises flushes; whoever holds it flushes for everyone waiting.
+    /// Serialises fsyncs; whoever holds it syncs for everyone waiting.
     gate: Mutex<()>,
-    /// Highest sequence number known to be in the OS (flushed from RocksDB's buffer).
-    flushed: AtomicU64,
     /// Highest sequence number known to be fsynced.
     synced: AtomicU64,
-    flushes: AtomicU64,
     syncs: AtomicU64,
 }
 
@@ -37,9 +39,7 @@ impl Wal {
         Self {
             mode: AtomicU8::new(mode_to_u8(mode)),
             gate: Mutex::new(()),
-            flushed: AtomicU64::new(0),
             synced: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
         }
     }
@@ -58,37 +58,27 @@ impl Wal {
         self.mode.store(mode_to_u8(m), Ordering::Relaxed);
     }
 
-    /// Makes every write visible so far durable per the policy. Blocks for the flush (and under
-    /// `always` the fsync); concurrent callers share one. Lock-free when there is nothing to do,
-    /// which is every read-only pass.
+    /// Makes every write visible so far durable per the policy: under `always`, fsyncs the WAL
+    /// unless another caller's fsync already covered it; otherwise nothing to do (the OS has the
+    /// records). Lock-free when there is nothing to do.
     pub fn ack(&self, db: &DB) -> Result<(), rocksdb::Error> {
+        if self.mode() != FsyncMode::Always {
+            return Ok(());
+        }
         let need = db.latest_sequence_number();
-        let sync = self.mode() == FsyncMode::Always;
-        // Under `always` only a sync counts (the policy may have just changed from a weaker one).
-        let done = |w: &Self| {
-            if sync {
-                w.synced.load(Ordering::Acquire)
-            } else {
-                w.flushed.load(Ordering::Acquire)
-            }
-        };
-        if done(self) >= need {
+        if self.synced.load(Ordering::Acquire) >= need {
             return Ok(());
         }
         let _gate = self.gate.lock();
-        // Another caller may have flushed our writes while we waited for the gate.
-        if done(self) >= need {
+        // Another caller may have synced our writes while we waited for the gate.
+        if self.synced.load(Ordering::Acquire) >= need {
             return Ok(());
         }
-        // Everything published up to here is in the WAL buffer and is covered by this flush.
+        // Everything published up to here is in the WAL file and is covered by this sync.
         let upto = db.latest_sequence_number();
-        db.flush_wal(sync)?;
-        self.flushed.fetch_max(upto, Ordering::AcqRel);
-        self.flushes.fetch_add(1, Ordering::Relaxed);
-        if sync {
-            self.synced.fetch_max(upto, Ordering::AcqRel);
-            self.syncs.fetch_add(1, Ordering::Relaxed);
-        }
+        db.flush_wal(true)?;
+        self.synced.fetch_max(upto, Ordering::AcqRel);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -100,17 +90,13 @@ impl Wal {
             return Ok(());
         }
         db.flush_wal(true)?;
-        self.flushed.fetch_max(upto, Ordering::AcqRel);
         self.synced.fetch_max(upto, Ordering::AcqRel);
         self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// (WAL flushes, fsyncs) performed so far, for INFO.
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.flushes.load(Ordering::Relaxed),
-            self.syncs.load(Ordering::Relaxed),
-        )
+    /// WAL fsyncs performed so far, for INFO.
+    pub fn fsyncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 }
