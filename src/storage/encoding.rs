@@ -157,6 +157,11 @@ impl Meta {
         read_u64(&self.bytes[18..26])
     }
 
+    /// Type-specific bytes after a collection's header (e.g. a list's head and tail).
+    pub fn extra(&self) -> &[u8] {
+        self.bytes.get(COLLECTION_HEADER..).unwrap_or_default()
+    }
+
     /// The full encoded value.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

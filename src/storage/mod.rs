@@ -6,6 +6,7 @@ pub mod encoding;
 pub mod filters;
 pub mod locks;
 pub mod scan;
+pub mod subkeys;
 pub mod wal;
 
 pub use encoding::{Meta, ValueType};

@@ -1,8 +1,12 @@
 //! The data types as typed operations over storage. No RESP in here: operations take parsed
 //! arguments and return typed results or a [`TypeError`].
 
+pub mod collection;
+pub mod hashes;
 pub mod keyspace;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::storage::StoreError;
 
