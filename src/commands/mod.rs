@@ -6,10 +6,13 @@
 
 pub mod args;
 pub mod connection;
+pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 pub use args::Args;
 
@@ -163,13 +166,17 @@ impl Spec {
 
     /// Whether `argc` arguments satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i64;
-        let a = self.arity as i64;
-        if a >= 0 {
-            argc == a
-        } else {
-            argc >= -a
-        }
+        arity_matches(self.arity, argc)
+    }
+}
+
+/// Redis's arity rule: N means exactly N arguments (the name included), -N at least N.
+pub fn arity_matches(arity: i32, argc: usize) -> bool {
+    let (argc, a) = (argc as i64, arity as i64);
+    if a >= 0 {
+        argc == a
+    } else {
+        argc >= -a
     }
 }
 
@@ -253,6 +260,9 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         connection::TABLE,
         server::TABLE,
         introspection::TABLE,
+        hashes::TABLE,
+        sets::TABLE,
+        zsets::TABLE,
     ]
     .into_iter()
     .flatten()
