@@ -1,0 +1,5 @@
+//! Hashes commands.
+
+use super::Spec;
+
+pub(super) const TABLE: &[Spec] = &[];

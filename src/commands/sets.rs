@@ -1,0 +1,5 @@
+//! Sets commands.
+
+use super::Spec;
+
+pub(super) const TABLE: &[Spec] = &[];

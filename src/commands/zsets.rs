@@ -1,0 +1,5 @@
+//! Zsets commands.
+
+use super::Spec;
+
+pub(super) const TABLE: &[Spec] = &[];

@@ -1,0 +1,1 @@
+//! Hashes as typed operations over the versioned sub-key layout.

@@ -1,0 +1,1 @@
+//! Sets as typed operations over the versioned sub-key layout.

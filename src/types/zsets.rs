@@ -1,0 +1,1 @@
+//! Zsets as typed operations over the versioned sub-key layout.
