@@ -90,7 +90,11 @@ fn concurrent_msetnx_is_all_or_nothing() {
         assert_eq!(w.len(), 1, "round {r}: winners {w:?}");
         let expect = Reply::bulk(w[0].to_string());
         for suffix in ["a", "b", "c"] {
-            assert_eq!(raw(&mut c, &["GET", &format!("{r}:{suffix}")]), expect, "round {r}");
+            assert_eq!(
+                raw(&mut c, &["GET", &format!("{r}:{suffix}")]),
+                expect,
+                "round {r}"
+            );
         }
     }
     assert_eq!(raw(&mut c, &["DBSIZE"]), Reply::Int((ROUNDS * 3) as i64));
