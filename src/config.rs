@@ -209,6 +209,29 @@ fn mem(s: &str) -> Result<u64, String> {
     parse_memory(s).ok_or_else(|| "argument must be a memory value".to_string())
 }
 
+/// An integer within Redis's bounds for the parameter, with Redis's range error.
+fn bounded(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let v: i64 = num(s)?;
+    match u64::try_from(v) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        )),
+    }
+}
+
+/// A memory value of at least `min` bytes, with Redis's range error.
+fn mem_at_least(s: &str, min: u64) -> Result<u64, String> {
+    let v = mem(s)?;
+    if v < min {
+        return Err(format!(
+            "argument must be between {min} and {} inclusive",
+            i64::MAX
+        ));
+    }
+    Ok(v)
+}
+
 impl Config {
     /// The current value of a parameter as CONFIG GET shows it.
     pub fn get(&self, name: &str) -> Option<String> {
@@ -269,11 +292,14 @@ impl Config {
                 }
                 self.maxclients = n;
             }
-            "timeout" => self.timeout = num(value)?,
+            "timeout" => self.timeout = bounded(value, 0, i32::MAX as u64)?,
             "loglevel" => {
                 let v = value.to_ascii_lowercase();
-                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str()) {
-                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                if !["debug", "verbose", "notice", "warning"].contains(&v.as_str()) {
+                    return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning"
+                            .into(),
+                    );
                 }
                 self.loglevel = v;
             }
@@ -284,22 +310,12 @@ impl Config {
             }
             "fsync" => {
                 self.fsync = FsyncMode::parse(value).ok_or_else(|| {
-                    "argument(s) must be one of the following: always, everysec, no".to_string()
+                    "argument(s) must be one of the following: everysec, always, no".to_string()
                 })?
             }
-            "proto-max-bulk-len" => {
-                let v = mem(value)?;
-                if v < 1024 * 1024 {
-                    return Err("argument must be a memory value of at least 1mb".into());
-                }
-                self.proto_max_bulk_len = v;
-            }
+            "proto-max-bulk-len" => self.proto_max_bulk_len = mem_at_least(value, 1 << 20)?,
             "client-query-buffer-limit" => {
-                let v = mem(value)?;
-                if v < 1024 * 1024 {
-                    return Err("argument must be a memory value of at least 1mb".into());
-                }
-                self.client_query_buffer_limit = v;
+                self.client_query_buffer_limit = mem_at_least(value, 1 << 20)?
             }
             "tcp-keepalive" => self.tcp_keepalive = num(value)?,
             "rocksdb-block-cache-size" => self.block_cache_size = mem(value)?,

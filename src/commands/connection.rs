@@ -161,7 +161,7 @@ fn hello(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     }
     if !cx.client.authenticated && cx.shared.auth_required() {
         return Err(CmdError::msg(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(name) = name {

@@ -136,13 +136,19 @@ fn time(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
 }
 
 fn shutdown(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut save, mut nosave, mut other) = (false, false, false, false);
     for a in args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
-            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" | b"force" => other = true,
             b"abort" => abort = true,
             _ => return Err(CmdError::Syntax),
         }
+    }
+    // Redis refuses ABORT with any other flag, and SAVE with NOSAVE.
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(CmdError::Syntax);
     }
     if abort {
         return Err(CmdError::msg("ERR No shutdown in progress."));

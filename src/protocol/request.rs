@@ -120,7 +120,7 @@ impl RequestParser {
                 _ => return Err(perr("invalid multibulk length")),
             };
             if !limits.authenticated && count > UNAUTH_MAX_MULTIBULK {
-                return Err(perr("invalid multibulk length"));
+                return Err(perr("unauthenticated multibulk length"));
             }
             if count <= 0 {
                 return Ok(Step::Skip { consumed: next });
@@ -146,15 +146,12 @@ impl RequestParser {
                 return Err(ProtocolError(format!("expected '$', got '{got}'")));
             }
             let len = match parse_len(&line[1..]) {
-                Some(n)
-                    if n >= 0
-                        && (limits.authenticated || n <= UNAUTH_MAX_BULK)
-                        && n as u64 <= limits.max_bulk_len =>
-                {
-                    n as usize
-                }
+                Some(n) if n >= 0 && n as u64 <= limits.max_bulk_len => n as usize,
                 _ => return Err(perr("invalid bulk length")),
             };
+            if !limits.authenticated && len as i64 > UNAUTH_MAX_BULK {
+                return Err(perr("unauthenticated bulk length"));
+            }
             // The payload and its trailing CRLF (which Redis skips without checking).
             if buf.len() - next < len + 2 {
                 return Ok(Step::Incomplete);

@@ -94,9 +94,13 @@ impl Client {
         self.info.id
     }
 
-    /// Records the command about to run, for CLIENT LIST's `cmd` and `idle`.
+    /// Records the command about to run, for CLIENT LIST's `cmd`.
     pub fn note_command(&mut self, name: &'static str) {
         *self.info.last_cmd.lock() = name;
+    }
+
+    /// Records input from the client, for CLIENT LIST's `idle` and the idle `timeout`.
+    pub fn touch(&mut self) {
         self.info.last_active_ms.store(
             self.info.created.elapsed().as_millis() as u64,
             Ordering::Relaxed,
@@ -189,6 +193,16 @@ impl Clients {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Closes clients idle for at least `secs` seconds (the `timeout` setting); returns how many.
+    pub fn reap_idle(&self, secs: u64) -> usize {
+        let map = self.map.lock();
+        let idle: Vec<_> = map.values().filter(|c| c.idle_secs() >= secs).collect();
+        for c in &idle {
+            c.kill();
+        }
+        idle.len()
     }
 
     /// Asks every connection to close (shutdown).

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -74,7 +73,6 @@ async fn serve_client(
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let info = client.info.clone();
-    let mut timeout_secs = shared.config.read().timeout;
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
@@ -83,25 +81,22 @@ async fn serve_client(
         let n = tokio::select! {
             r = read => r?,
             _ = info.killed() => return Ok(()),
-            _ = idle_timeout(timeout_secs) => {
-                tracing::debug!(client = info.id, "closing idle client");
-                return Ok(());
-            }
         };
         if n == 0 {
             return Ok(());
         }
+        client.touch();
         shared
             .stats
             .net_input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
         let (limits, query_limit) = {
             let cfg = shared.config.read();
-            timeout_secs = cfg.timeout;
             (
                 Limits {
                     max_bulk_len: cfg.proto_max_bulk_len,
-                    authenticated: client.authenticated,
+                    // Without a password every client is as good as authenticated.
+                    authenticated: client.authenticated || cfg.requirepass.is_none(),
                 },
                 cfg.client_query_buffer_limit as usize,
             )
@@ -139,13 +134,6 @@ async fn serve_client(
     }
 }
 
-async fn idle_timeout(secs: u64) {
-    if secs == 0 {
-        std::future::pending::<()>().await;
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-}
-
 /// Runs every complete request in `buf`, appending replies to `out`. Returns the bytes consumed.
 fn run_pass(
     shared: &Arc<Shared>,
@@ -172,7 +160,7 @@ fn run_pass(
                     // CLIENT REPLY SKIP itself is not answered; the next command's reply is dropped.
                     ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
                 }
-                limits.authenticated = client.authenticated;
+                limits.authenticated |= client.authenticated;
                 off += consumed;
             }
             Ok(Step::Skip { consumed }) => off += consumed,

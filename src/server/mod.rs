@@ -273,8 +273,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Background work on a plain thread (RocksDB calls block): active expiry every 100 ms, and the
-/// once-a-second WAL fsync of `fsync everysec`.
+/// Background work on a plain thread (RocksDB calls block): active expiry every 100 ms, and once
+/// a second the WAL fsync of `fsync everysec` and closing clients idle past `timeout` (as Redis's
+/// clientsCron does, so a CONFIG SET timeout reaches clients that were already idle).
 fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("basalt-maintenance".into())
@@ -291,11 +292,18 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 }
-                if store.wal().mode() == crate::config::FsyncMode::EverySec
-                    && last_sync.elapsed() >= Duration::from_secs(1)
-                {
-                    if let Err(e) = store.wal().sync(store.rocks()) {
-                        tracing::error!(error = %e, "WAL fsync failed");
+                if last_sync.elapsed() >= Duration::from_secs(1) {
+                    if store.wal().mode() == crate::config::FsyncMode::EverySec {
+                        if let Err(e) = store.wal().sync(store.rocks()) {
+                            tracing::error!(error = %e, "WAL fsync failed");
+                        }
+                    }
+                    let timeout = shared.config.read().timeout;
+                    if timeout > 0 {
+                        let n = shared.clients.reap_idle(timeout);
+                        if n > 0 {
+                            tracing::debug!(clients = n, "closed idle clients");
+                        }
                     }
                     last_sync = Instant::now();
                 }

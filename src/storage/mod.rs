@@ -45,6 +45,7 @@ const REC_SCHEMA: &[u8] = b"schema";
 const REC_VERSION_HWM: &[u8] = b"version-hwm";
 const REC_DB_MAP: &[u8] = b"db-map";
 const REC_COUNT_PREFIX: &[u8] = b"count:";
+const REC_EXPIRES_PREFIX: &[u8] = b"expires:";
 /// Most databases a server can have: a physical index is one byte and each needs a successor byte
 /// to bound its key range.
 pub const MAX_DATABASES: usize = 255;
@@ -59,6 +60,8 @@ pub struct Store {
     wal: Wal,
     /// Keys per physical database (including expired keys not yet reclaimed, as Redis counts).
     counts: Vec<AtomicI64>,
+    /// Keys with a TTL per physical database (INFO keyspace `expires=`), counted the same way.
+    expires: Vec<AtomicI64>,
     /// Logical (SELECT) index -> physical index. SWAPDB and FLUSH take it exclusively, so each
     /// command sees one consistent mapping.
     db_map: RwLock<Vec<u8>>,
@@ -144,6 +147,12 @@ fn count_key(phys: u8) -> Vec<u8> {
     k
 }
 
+fn expires_key(phys: u8) -> Vec<u8> {
+    let mut k = REC_EXPIRES_PREFIX.to_vec();
+    k.push(phys);
+    k
+}
+
 impl Store {
     /// Opens (creating if needed) the data directory named by the configuration.
     pub fn open(cfg: &Config) -> Result<Arc<Store>> {
@@ -196,6 +205,9 @@ impl Store {
         let counts = (0..MAX_DATABASES)
             .map(|i| read_i64(&count_key(i as u8)).map(AtomicI64::new))
             .collect::<Result<Vec<_>>>()?;
+        let expires = (0..MAX_DATABASES)
+            .map(|i| read_i64(&expires_key(i as u8)).map(AtomicI64::new))
+            .collect::<Result<Vec<_>>>()?;
         let hwm = db
             .get(REC_VERSION_HWM)?
             .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes))
@@ -211,6 +223,7 @@ impl Store {
             locks: KeyLocks::default(),
             wal: Wal::new(cfg.fsync),
             counts,
+            expires,
             db_map: RwLock::new(map),
             // Everything below the persisted high-water mark may have been handed out before.
             next_version: AtomicU64::new(hwm),
@@ -297,6 +310,11 @@ impl Store {
     /// Number of keys in a physical database.
     pub fn count(&self, phys: u8) -> u64 {
         self.counts[phys as usize].load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Number of keys with a TTL in a physical database.
+    pub fn expires_count(&self, phys: u8) -> u64 {
+        self.expires[phys as usize].load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Reads and validates the metadata of a key, expired or not.
@@ -465,11 +483,13 @@ impl<'a> View<'a> {
                 wb.delete_range_cf(cf, &start[..], &[p + 1][..]);
             }
             wb.put(count_key(p), 0i64.to_le_bytes());
+            wb.put(expires_key(p), 0i64.to_le_bytes());
             phys_list.push(p);
         }
         store.db.write(wb)?;
         for &p in &phys_list {
             store.counts[p as usize].store(0, Ordering::Relaxed);
+            store.expires[p as usize].store(0, Ordering::Relaxed);
         }
         Ok(phys_list)
     }
@@ -480,14 +500,18 @@ impl<'a> View<'a> {
 pub struct Batch<'a> {
     store: &'a Store,
     wb: WriteBatch,
-    deltas: Vec<(u8, i64)>,
+    /// Per physical database: change in the key count and in the count of keys with a TTL.
+    deltas: Vec<(u8, i64, i64)>,
 }
 
 impl<'a> Batch<'a> {
-    fn delta(&mut self, phys: u8, d: i64) {
-        match self.deltas.iter_mut().find(|(p, _)| *p == phys) {
-            Some((_, v)) => *v += d,
-            None => self.deltas.push((phys, d)),
+    fn delta(&mut self, phys: u8, keys: i64, expires: i64) {
+        match self.deltas.iter_mut().find(|(p, _, _)| *p == phys) {
+            Some((_, k, e)) => {
+                *k += keys;
+                *e += expires;
+            }
+            None => self.deltas.push((phys, keys, expires)),
         }
     }
 
@@ -507,9 +531,9 @@ impl<'a> Batch<'a> {
                     .put_cf(store.cf(CF_EXPIRE), expire_key(phys, new_at, key), []);
             }
         }
-        if old.is_none() {
-            self.delta(phys, 1);
-        }
+        let had_ttl = i64::from(old_at != 0);
+        let has_ttl = i64::from(new_at != 0);
+        self.delta(phys, i64::from(old.is_none()), has_ttl - had_ttl);
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
     }
@@ -523,7 +547,7 @@ impl<'a> Batch<'a> {
                 .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
         }
         self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
-        self.delta(phys, -1);
+        self.delta(phys, -1, -i64::from(old.expire_at() != 0));
     }
 
     /// Direct access for type-specific sub-key writes.
@@ -542,16 +566,20 @@ impl<'a> Batch<'a> {
         if self.wb.is_empty() {
             return Ok(());
         }
-        for &(phys, d) in &self.deltas {
-            if d != 0 {
-                self.wb.merge(count_key(phys), d.to_le_bytes());
+        for &(phys, keys, expires) in &self.deltas {
+            if keys != 0 {
+                self.wb.merge(count_key(phys), keys.to_le_bytes());
+            }
+            if expires != 0 {
+                self.wb.merge(expires_key(phys), expires.to_le_bytes());
             }
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         self.store.db.write_opt(self.wb, &wo)?;
-        for (phys, d) in self.deltas {
-            self.store.counts[phys as usize].fetch_add(d, Ordering::Relaxed);
+        for (phys, keys, expires) in self.deltas {
+            self.store.counts[phys as usize].fetch_add(keys, Ordering::Relaxed);
+            self.store.expires[phys as usize].fetch_add(expires, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -639,11 +667,20 @@ mod tests {
             put_string(&s, 0, b"b", b"1", 0);
             put_string(&s, 3, b"a", b"1", 0);
             delete(&s, 0, b"b");
-            assert_eq!((s.count(0), s.count(3)), (1, 1));
+            let later = crate::util::time::now_ms() + 100_000;
+            put_string(&s, 0, b"t1", b"1", later);
+            put_string(&s, 0, b"t2", b"1", later);
+            put_string(&s, 0, b"t2", b"1", later + 1); // TTL changed: still one key with a TTL
+            put_string(&s, 0, b"t1", b"1", 0); // TTL removed
+            delete(&s, 0, b"t2");
+            put_string(&s, 0, b"t3", b"1", later);
+            assert_eq!((s.count(0), s.count(3)), (3, 1));
+            assert_eq!(s.expires_count(0), 1);
             s.ack().unwrap();
         }
         let s = open(dir.path());
-        assert_eq!((s.count(0), s.count(3)), (1, 1));
+        assert_eq!((s.count(0), s.count(3)), (3, 1));
+        assert_eq!(s.expires_count(0), 1);
     }
 
     #[test]

@@ -340,9 +340,11 @@ fn info_keyspace(cx: &Context<'_>) -> Fields {
         let Some(db) = cx.view.db(i) else { continue };
         let keys = db.size();
         if keys > 0 {
+            // avg_ttl would need a walk of the expiry index; Redis estimates it by sampling.
+            let expires = db.store.expires_count(db.phys);
             out.push((
                 Cow::Owned(format!("db{i}")),
-                format!("keys={keys},expires=0,avg_ttl=0"),
+                format!("keys={keys},expires={expires},avg_ttl=0"),
             ));
         }
     }
