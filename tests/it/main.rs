@@ -11,6 +11,7 @@
 //! - `smoke`: basic end-to-end tests (PING, binary safety, persistence, kill -9, concurrency,
 //!   malformed RESP, AUTH).
 
+mod admin;
 mod concurrency;
 mod differential;
 mod harness;
