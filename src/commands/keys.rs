@@ -379,11 +379,12 @@ fn object(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
             OBJECT_HELP.iter().map(|l| Reply::status(l)).collect(),
         ));
     }
-    let Some(meta) = cx.db().meta(args.get(2))? else {
+    let db = cx.db();
+    let Some(meta) = db.meta(args.get(2))? else {
         return Ok(Reply::Nil);
     };
     Ok(match sub.as_slice() {
-        b"encoding" => Reply::text(keyspace::encoding(&meta)),
+        b"encoding" => Reply::text(keyspace::encoding(&db, args.get(2), &meta)?),
         b"freq" => {
             return Err(CmdError::msg(
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \

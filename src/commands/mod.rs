@@ -41,6 +41,8 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const NO_MULTI: u32 = 1 << 14;
+    /// Keys are found by parsing the arguments (numkeys-style commands), not by position.
+    pub const MOVABLEKEYS: u32 = 1 << 15;
     /// Internal: runs with the database mapping held exclusively (SWAPDB, FLUSHDB, FLUSHALL).
     pub const EXCLUSIVE: u32 = 1 << 31;
 
@@ -61,6 +63,7 @@ pub mod flags {
         (MAY_REPLICATE, "may_replicate"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
     ];
 }
 

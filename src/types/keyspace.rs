@@ -358,23 +358,25 @@ pub fn scan(
 /// with SET: a string that reads as a 64-bit integer (canonical spelling, at most 20 bytes) is
 /// "int", one of at most 44 bytes "embstr", anything longer "raw". (Redis reports "raw" for short
 /// strings built by APPEND or SETRANGE; Basalt does not record how a value was built.)
-pub fn encoding(meta: &Meta) -> &'static str {
-    match meta.ty() {
-        ValueType::String => {
-            let v = meta.string_value();
-            if v.len() <= 20 && crate::util::num::parse_i64(v).is_some() {
-                "int"
-            } else if v.len() <= 44 {
-                "embstr"
-            } else {
-                "raw"
-            }
-        }
+pub fn encoding(db: &Db<'_>, key: &[u8], meta: &Meta) -> Result<&'static str> {
+    Ok(match meta.ty() {
+        ValueType::String => string_encoding(meta.string_value()),
         ValueType::Hash => "hashtable",
         ValueType::List => "quicklist",
         ValueType::Set => "hashtable",
-        ValueType::ZSet => "skiplist",
+        ValueType::ZSet => super::zsets::encoding(db, key, meta)?,
         ValueType::Stream => "stream",
+    })
+}
+
+/// Redis's string encodings: integers that fit a long, short strings, the rest.
+fn string_encoding(v: &[u8]) -> &'static str {
+    if v.len() <= 20 && crate::util::num::parse_i64(v).is_some() {
+        "int"
+    } else if v.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
     }
 }
 
@@ -652,7 +654,7 @@ mod tests {
 
     #[test]
     fn string_encodings_follow_redis() {
-        let enc = |v: &[u8]| encoding(&Meta::decode(Meta::encode_string(v, 0)).unwrap());
+        let enc = string_encoding;
         assert_eq!(enc(b"12345"), "int");
         assert_eq!(enc(b"-9223372036854775808"), "int");
         assert_eq!(enc(b"12345678901234567890"), "embstr");
