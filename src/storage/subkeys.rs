@@ -71,7 +71,13 @@ impl<'a> SubIter<'a> {
 
 impl<'a> Db<'a> {
     /// Reads one sub-key of a collection version.
-    pub fn get_sub(&self, cf: SubCf, key: &[u8], version: u64, sub: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub fn get_sub(
+        &self,
+        cf: SubCf,
+        key: &[u8],
+        version: u64,
+        sub: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
         let store = self.store;
         Ok(store
             .rocks()
@@ -137,7 +143,15 @@ impl<'a> Db<'a> {
 
 impl<'a> Batch<'a> {
     /// Writes one sub-key of a collection version.
-    pub fn put_sub(&mut self, cf: SubCf, phys: u8, key: &[u8], version: u64, sub: &[u8], value: &[u8]) {
+    pub fn put_sub(
+        &mut self,
+        cf: SubCf,
+        phys: u8,
+        key: &[u8],
+        version: u64,
+        sub: &[u8],
+        value: &[u8],
+    ) {
         let handle = self.store.cf(cf.name());
         self.raw()
             .put_cf(handle, sub_key(phys, key, version, sub), value);
@@ -146,7 +160,8 @@ impl<'a> Batch<'a> {
     /// Deletes one sub-key of a collection version.
     pub fn delete_sub(&mut self, cf: SubCf, phys: u8, key: &[u8], version: u64, sub: &[u8]) {
         let handle = self.store.cf(cf.name());
-        self.raw().delete_cf(handle, sub_key(phys, key, version, sub));
+        self.raw()
+            .delete_cf(handle, sub_key(phys, key, version, sub));
     }
 }
 
@@ -168,7 +183,12 @@ mod tests {
         let db = view.db(0).unwrap();
         let (v1, v2) = (store.next_version().unwrap(), store.next_version().unwrap());
         let mut b = db.batch();
-        b.put_meta(0, b"h", None, &Meta::encode_collection(ValueType::Hash, 0, v2, 3));
+        b.put_meta(
+            0,
+            b"h",
+            None,
+            &Meta::encode_collection(ValueType::Hash, 0, v2, 3),
+        );
         for f in [&b"b"[..], b"a", b"c"] {
             b.put_sub(SubCf::Data, 0, b"h", v2, f, f);
         }
@@ -177,7 +197,10 @@ mod tests {
         b.put_sub(SubCf::Data, 0, b"h\x00", v2, b"z", b"x");
         b.commit().unwrap();
 
-        assert_eq!(db.get_sub(SubCf::Data, b"h", v2, b"a").unwrap(), Some(b"a".to_vec()));
+        assert_eq!(
+            db.get_sub(SubCf::Data, b"h", v2, b"a").unwrap(),
+            Some(b"a".to_vec())
+        );
         assert_eq!(db.get_sub(SubCf::Data, b"h", v2, b"stale").unwrap(), None);
         let got = db
             .get_subs(SubCf::Data, b"h", v2, &[b"c", b"nope", b"a"])
@@ -192,10 +215,22 @@ mod tests {
             }
             out
         };
-        assert_eq!(collect(None, false), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
-        assert_eq!(collect(None, true), vec![b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]);
-        assert_eq!(collect(Some(b"b"), false), vec![b"b".to_vec(), b"c".to_vec()]);
-        assert_eq!(collect(Some(b"bb"), true), vec![b"b".to_vec(), b"a".to_vec()]);
+        assert_eq!(
+            collect(None, false),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
+        assert_eq!(
+            collect(None, true),
+            vec![b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]
+        );
+        assert_eq!(
+            collect(Some(b"b"), false),
+            vec![b"b".to_vec(), b"c".to_vec()]
+        );
+        assert_eq!(
+            collect(Some(b"bb"), true),
+            vec![b"b".to_vec(), b"a".to_vec()]
+        );
 
         let mut b = db.batch();
         b.delete_sub(SubCf::Data, 0, b"h", v2, b"b");

@@ -361,7 +361,7 @@ pub fn scan(
 pub fn encoding(db: &Db<'_>, key: &[u8], meta: &Meta) -> Result<&'static str> {
     Ok(match meta.ty() {
         ValueType::String => string_encoding(meta.string_value()),
-        ValueType::Hash => "hashtable",
+        ValueType::Hash => super::hashes::encoding(db, key, meta)?,
         ValueType::List => "quicklist",
         ValueType::Set => "hashtable",
         ValueType::ZSet => super::zsets::encoding(db, key, meta)?,

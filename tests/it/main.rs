@@ -13,6 +13,7 @@
 
 mod admin;
 mod concurrency;
+mod diff_hashes;
 mod diff_zsets;
 mod differential;
 mod harness;
