@@ -58,6 +58,11 @@ impl<'a> Args<'a> {
         num::parse_f64(self.get(i)).ok_or(CmdError::NotFloat)
     }
 
+    /// Argument `i` as a SCAN-family cursor, or `ERR invalid cursor`.
+    pub fn cursor(&self, i: usize) -> Result<u64, CmdError> {
+        parse_cursor(self.get(i)).ok_or_else(|| CmdError::msg("ERR invalid cursor"))
+    }
+
     /// Argument `i` as UTF-8 text (lossy), for names and messages.
     pub fn text(&self, i: usize) -> String {
         String::from_utf8_lossy(self.get(i)).into_owned()
@@ -67,6 +72,32 @@ impl<'a> Args<'a> {
     pub fn name_lower(&self) -> String {
         self.text(0).to_ascii_lowercase()
     }
+}
+
+/// A SCAN cursor as Redis reads it (`strtoul` base 10, rejecting leading space and trailing
+/// bytes): an optional sign, decimal digits, at most `u64::MAX`; a minus sign negates modulo
+/// 2^64, and the empty string is 0.
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let Some(&first) = s.first() else {
+        return Some(0);
+    };
+    let (negative, digits) = match first {
+        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return None,
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if negative { v.wrapping_neg() } else { v })
 }
 
 #[cfg(test)]
@@ -84,5 +115,36 @@ mod tests {
         assert_eq!(a.i64(2).unwrap(), 10);
         assert!(matches!(a.i64(3), Err(CmdError::NotInteger)));
         assert_eq!(a.opt(4), None);
+    }
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+0"), Some(0));
+        assert_eq!(parse_cursor(b"-0"), Some(0));
+        assert_eq!(parse_cursor(b"123"), Some(123));
+        assert_eq!(parse_cursor(b"007"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        for bad in [
+            &b" 0"[..],
+            b"0 ",
+            b"\x0b1",
+            b"abc",
+            b"0x1",
+            b"-",
+            b"+",
+            b"1.0",
+            b"--1",
+        ] {
+            assert_eq!(
+                parse_cursor(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

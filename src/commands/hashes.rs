@@ -236,36 +236,11 @@ fn hrandfield(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     Ok(Reply::Array(items))
 }
 
-/// A SCAN-family cursor as Redis parses it (`strtoul`): decimal, optional sign (a negative
-/// value wraps), no leading space, nothing after the digits, no overflow; "" is 0.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let Some(&first) = s.first() else {
-        return Some(0);
-    };
-    let (negative, digits) = match first {
-        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return None,
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if negative { v.wrapping_neg() } else { v })
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. As in Redis: the cursor is checked first,
 /// then the key (missing: an empty, finished scan, whatever the options), then its type, then
 /// the options.
 fn hscan(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let cursor = parse_cursor(args.get(2)).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args.cursor(2)?;
     let db = cx.db();
     let empty = || {
         Reply::Array(vec![
@@ -311,20 +286,4 @@ fn hscan(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
                 .collect(),
         ),
     ]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"1x"), None);
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-    }
 }

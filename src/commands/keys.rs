@@ -276,35 +276,9 @@ fn randomkey(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     Ok(keyspace::random_key(&cx.db())?.map_or(Reply::Nil, Reply::Bulk))
 }
 
-/// A SCAN cursor as Redis reads it (`strtoul` base 10, rejecting leading space and trailing
-/// bytes): an optional sign, decimal digits, at most `u64::MAX`; a minus sign negates modulo
-/// 2^64, and the empty string is 0.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (negative, digits) = match s[0] {
-        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return None,
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if negative { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let cursor = parse_cursor(args.get(1)).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args.cursor(1)?;
     let mut opts = ScanOptions {
         count: 10,
         pattern: None,
@@ -395,40 +369,4 @@ fn object(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         b"idletime" => Reply::Int(0),
         _ => Reply::Int(keyspace::refcount(&meta)),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+0"), Some(0));
-        assert_eq!(parse_cursor(b"-0"), Some(0));
-        assert_eq!(parse_cursor(b"123"), Some(123));
-        assert_eq!(parse_cursor(b"007"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        for bad in [
-            &b" 0"[..],
-            b"0 ",
-            b"\x0b1",
-            b"abc",
-            b"0x1",
-            b"-",
-            b"+",
-            b"1.0",
-            b"--1",
-        ] {
-            assert_eq!(
-                parse_cursor(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
 }
