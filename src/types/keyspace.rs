@@ -363,7 +363,7 @@ pub fn encoding(db: &Db<'_>, key: &[u8], meta: &Meta) -> Result<&'static str> {
         ValueType::String => string_encoding(meta.string_value()),
         ValueType::Hash => super::hashes::encoding(db, key, meta)?,
         ValueType::List => "quicklist",
-        ValueType::Set => "hashtable",
+        ValueType::Set => super::sets::encoding(db, key, meta)?,
         ValueType::ZSet => super::zsets::encoding(db, key, meta)?,
         ValueType::Stream => "stream",
     })

@@ -14,6 +14,7 @@
 mod admin;
 mod concurrency;
 mod diff_hashes;
+mod diff_sets;
 mod diff_zsets;
 mod differential;
 mod harness;
