@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::harness::{
-    cmd, connect, escape, escape_cmd, file_text, free_port, notice, raw_tcp, read_line,
+    cmd, connect, escape, escape_cmd, file_text, free_port, notice, raw_tcp, read_line, read_until,
     wait_closed, RedisServer, Reply, Server, BASALT_BIN,
 };
 
@@ -155,34 +155,6 @@ const END_REPLY: &[u8] = b"$7\r\n__end__\r\n";
 
 fn send(s: &mut TcpStream, data: &[u8]) {
     s.write_all(data).expect("writing to the server");
-}
-
-/// Everything the server sends until the transcript ends with `stop` (empty: until EOF).
-/// `<EOF>` is appended when the peer closed, `<TIMEOUT>` when nothing came for the socket's
-/// read timeout.
-fn read_until(s: &mut TcpStream, stop: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if !stop.is_empty() && out.ends_with(stop) {
-            return out;
-        }
-        match s.read(&mut buf) {
-            Ok(0) => {
-                out.extend_from_slice(b"<EOF>");
-                return out;
-            }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                out.extend_from_slice(b"<EOF>");
-                return out;
-            }
-            Err(_) => {
-                out.extend_from_slice(b"<TIMEOUT>");
-                return out;
-            }
-        }
-    }
 }
 
 /// Send `input` (then the END sentinel) on a fresh raw connection; the transcript up to and

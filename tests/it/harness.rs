@@ -695,3 +695,31 @@ fn harness_reports_startup_failure_with_log() {
         "the log (with the server's error about the flag) should be in the message: {msg}"
     );
 }
+
+/// Everything the server sends until the transcript ends with `stop` (empty: until EOF).
+/// `<EOF>` is appended when the peer closed, `<TIMEOUT>` when nothing came for the socket's
+/// read timeout.
+pub fn read_until(s: &mut TcpStream, stop: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if !stop.is_empty() && out.ends_with(stop) {
+            return out;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => {
+                out.extend_from_slice(b"<EOF>");
+                return out;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                out.extend_from_slice(b"<EOF>");
+                return out;
+            }
+            Err(_) => {
+                out.extend_from_slice(b"<TIMEOUT>");
+                return out;
+            }
+        }
+    }
+}

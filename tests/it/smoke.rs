@@ -1,10 +1,10 @@
 //! Basic end-to-end tests through the real `basalt` binary.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 
 use crate::harness::{
-    cmd, escape, expect_line, raw, raw_tcp, read_line, wait_closed, RedisServer, Reply, Server,
+    cmd, escape, expect_line, raw, raw_tcp, read_line, read_until, wait_closed, RedisServer, Reply,
+    Server,
 };
 
 #[test]
@@ -348,32 +348,6 @@ fn inline_commands() {
     expect_line(&mut s, b"+PONG\r\n");
 }
 
-/// Read everything until EOF (returned with `<EOF>`) or until the transcript ends with `stop`.
-fn transcript(s: &mut TcpStream, stop: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        if !stop.is_empty() && out.ends_with(stop) {
-            return out;
-        }
-        match s.read(&mut buf) {
-            Ok(0) => {
-                out.extend_from_slice(b"<EOF>");
-                return out;
-            }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                out.extend_from_slice(b"<EOF>");
-                return out;
-            }
-            Err(e) => {
-                out.extend_from_slice(format!("<read error: {e}>").as_bytes());
-                return out;
-            }
-        }
-    }
-}
-
 /// Protocol edge cases produce byte-for-byte the same replies as Redis 7 (and the same
 /// close/keep-open behaviour). Cases that keep the connection open end with `PING END`.
 #[test]
@@ -419,7 +393,7 @@ fn protocol_errors_match_redis() {
                 input.extend_from_slice(END);
             }
             s.write_all(&input).unwrap();
-            transcript(&mut s, if close { b"" } else { END_REPLY })
+            read_until(&mut s, if close { b"" } else { END_REPLY })
         };
         let b = run(basalt.port());
         // Requirements that hold without a reference server.
