@@ -72,6 +72,13 @@ fn live(raw: &Option<Meta>, now: u64) -> Option<&Meta> {
     raw.as_ref().filter(|m| !m.is_expired(now))
 }
 
+/// Writes one string value in its own batch; `raw` is the previous metadata as stored.
+fn store(db: &Db<'_>, key: &[u8], raw: Option<&Meta>, value: &[u8], expire_at: u64) -> Result<()> {
+    let mut batch = db.batch();
+    batch.put_meta(db.phys, key, raw, &Meta::encode_string(value, expire_at));
+    Ok(batch.commit()?)
+}
+
 /// GET: the value, or None if the key does not exist.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
     db.meta(key)?.map(into_value).transpose()
@@ -107,14 +114,7 @@ pub fn set(
         Ttl::Keep => live.map_or(0, Meta::expire_at),
         Ttl::At(at) => at,
     };
-    let mut batch = db.batch();
-    batch.put_meta(
-        db.phys,
-        key,
-        raw.as_ref(),
-        &Meta::encode_string(value, expire_at),
-    );
-    batch.commit()?;
+    store(db, key, raw.as_ref(), value, expire_at)?;
     Ok(SetOutcome { written: true, old })
 }
 
@@ -348,14 +348,7 @@ pub fn incr_by(db: &Db<'_>, key: &[u8], delta: i64) -> Result<i64> {
     let result = value.checked_add(delta).ok_or(TypeError::Overflow)?;
     let mut text = Vec::with_capacity(20);
     num::fmt_i64(&mut text, result);
-    let mut batch = db.batch();
-    batch.put_meta(
-        db.phys,
-        key,
-        raw.as_ref(),
-        &Meta::encode_string(&text, expire_at),
-    );
-    batch.commit()?;
+    store(db, key, raw.as_ref(), &text, expire_at)?;
     Ok(result)
 }
 
@@ -374,14 +367,7 @@ pub fn incr_by_float(db: &Db<'_>, key: &[u8], incr: &[u8]) -> Result<Bytes> {
         | FloatIncrError::HashValueNotFloat => TypeError::NotFloat,
     })?;
     let expire_at = current.map_or(0, |(_, at)| at);
-    let mut batch = db.batch();
-    batch.put_meta(
-        db.phys,
-        key,
-        raw.as_ref(),
-        &Meta::encode_string(&text, expire_at),
-    );
-    batch.commit()?;
+    store(db, key, raw.as_ref(), &text, expire_at)?;
     Ok(Bytes::from(text))
 }
 
