@@ -72,6 +72,30 @@ impl<'a> Args<'a> {
     pub fn name_lower(&self) -> String {
         self.text(0).to_ascii_lowercase()
     }
+
+    /// A copy that outlives the read buffer (a blocked command is re-run later).
+    pub fn to_owned_args(&self) -> OwnedArgs {
+        let mut base = Vec::with_capacity(self.ranges.iter().map(|r| r.len()).sum());
+        let mut ranges = Vec::with_capacity(self.ranges.len());
+        for a in self.iter() {
+            ranges.push(base.len()..base.len() + a.len());
+            base.extend_from_slice(a);
+        }
+        OwnedArgs { base, ranges }
+    }
+}
+
+/// Arguments owned in one buffer; [`OwnedArgs::args`] borrows them back as [`Args`].
+#[derive(Clone, Debug)]
+pub struct OwnedArgs {
+    base: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl OwnedArgs {
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.base, &self.ranges)
+    }
 }
 
 /// A SCAN cursor as Redis reads it (`strtoul` base 10, rejecting leading space and trailing
@@ -115,6 +139,11 @@ mod tests {
         assert_eq!(a.i64(2).unwrap(), 10);
         assert!(matches!(a.i64(3), Err(CmdError::NotInteger)));
         assert_eq!(a.opt(4), None);
+        let owned = a.to_owned_args();
+        assert_eq!(
+            owned.args().iter().collect::<Vec<_>>(),
+            a.iter().collect::<Vec<_>>()
+        );
     }
 
     #[test]

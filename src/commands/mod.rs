@@ -5,6 +5,7 @@
 //! authentication checks and COMMAND INFO/COUNT/LIST/GETKEYS all read it.
 
 pub mod args;
+pub mod blocking;
 pub mod connection;
 pub mod hashes;
 pub mod introspection;
@@ -17,6 +18,7 @@ pub mod zsets;
 pub use args::Args;
 
 use crate::protocol::Reply;
+use crate::server::blocking::{Registration, Waiter};
 use crate::server::{Client, Shared};
 use crate::storage::{Db, StoreError, View};
 use crate::types::TypeError;
@@ -205,6 +207,12 @@ pub enum CmdError {
     Msg(Cow<'static, str>),
     #[error("ERR {0}")]
     Storage(#[from] StoreError),
+    /// Not an error: the command blocked (see [`Context::block_on`]).
+    #[error("blocked")]
+    Blocked(Arc<Waiter>),
+    /// Not an error: a blocked command re-run for a ready key still found nothing.
+    #[error("not ready")]
+    NotReady,
 }
 
 impl CmdError {
@@ -230,12 +238,24 @@ impl From<TypeError> for CmdError {
 /// What a handler returns.
 pub type CmdResult = Result<Reply, CmdError>;
 
+/// How a blocking command (BLPOP, BZPOPMIN, ...) behaves when it finds nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// Block the client until data arrives or the timeout passes.
+    Allow,
+    /// Reply as if the timeout had passed (inside MULTI, as Redis does).
+    Deny,
+    /// A blocked command re-run because a key got data: report [`Outcome::NotReady`].
+    Serve,
+}
+
 /// Everything a handler may touch: the shared server, its own client, and the database view
 /// taken for this command.
 pub struct Context<'a> {
     pub shared: &'a Arc<Shared>,
     pub client: &'a mut Client,
     pub view: View<'a>,
+    pub block: BlockMode,
 }
 
 impl<'a> Context<'a> {
@@ -244,6 +264,56 @@ impl<'a> Context<'a> {
         self.view
             .db(self.client.db)
             .expect("a client's selected database is always in range")
+    }
+
+    /// Runs a blocking command: `attempt` looks at the keys and returns the reply, or None when
+    /// there is nothing to take. If nothing is there, the client blocks on `keys` until a write
+    /// makes one ready (the command is then re-run) or `deadline` passes (`timeout_reply`).
+    pub fn block_on(
+        &mut self,
+        args: &Args<'_>,
+        keys: &[&[u8]],
+        deadline: Option<std::time::Instant>,
+        timeout_reply: Reply,
+        mut attempt: impl FnMut(&mut Context<'a>) -> Result<Option<Reply>, CmdError>,
+    ) -> CmdResult {
+        if let Some(reply) = attempt(self)? {
+            return Ok(reply);
+        }
+        match self.block {
+            BlockMode::Serve => return Err(CmdError::NotReady),
+            BlockMode::Deny => return Ok(timeout_reply),
+            BlockMode::Allow => {}
+        }
+        let store = &self.shared.store;
+        let waiter = self.shared.blocking.register(
+            store,
+            Registration {
+                client: &self.client.info,
+                db: self.client.db,
+                phys: self.db().phys,
+                keys,
+                args: args.to_owned_args(),
+                timeout_reply,
+                deadline,
+            },
+        );
+        // Look again now that writers know about us: a write between the first look and the
+        // registration would otherwise be missed.
+        loop {
+            match attempt(self) {
+                Ok(None) if waiter.settle() => continue,
+                Ok(None) => return Err(CmdError::Blocked(waiter)),
+                Ok(Some(reply)) => {
+                    self.shared.blocking.forget(store, &waiter);
+                    return Ok(reply);
+                }
+                Err(e) => {
+                    self.shared.blocking.forget(store, &waiter);
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// A database by logical index, as given by a client (MOVE, COPY DB, SWAPDB).
@@ -266,6 +336,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         hashes::TABLE,
         sets::TABLE,
         zsets::TABLE,
+        blocking::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -339,14 +410,34 @@ pub fn unknown_subcommand(args: &Args<'_>) -> CmdError {
     ))
 }
 
-/// Runs one request and returns its reply. Checks existence, arity and authentication first, as
-/// Redis does, in that order.
-pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> Reply {
+/// What running a request produced.
+#[derive(Debug)]
+pub enum Outcome {
+    Reply(Reply),
+    /// The client is blocked; its connection waits on the waiter for the reply.
+    Blocked(Arc<Waiter>),
+    /// A re-run blocked command still found nothing ([`BlockMode::Serve`]).
+    NotReady,
+}
+
+/// Runs one request from a connection and returns its outcome.
+pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> Outcome {
+    execute(shared, client, args, BlockMode::Allow)
+}
+
+/// Runs one request with the given blocking behaviour. Checks existence, arity and
+/// authentication first, as Redis does, in that order.
+pub fn execute(
+    shared: &Arc<Shared>,
+    client: &mut Client,
+    args: &Args<'_>,
+    block: BlockMode,
+) -> Outcome {
     let table = Table::get();
     // Rejections count as error replies in INFO stats, as in Redis.
     let rejected = |e: CmdError| {
         shared.stats.note_rejected();
-        error_reply(e)
+        Outcome::Reply(error_reply(e))
     };
     let Some(spec) = table.lookup(args.get(0)) else {
         return rejected(unknown_command(args));
@@ -367,11 +458,17 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> R
         shared,
         client,
         view,
+        block,
     };
     let result = (spec.handler)(&mut cx, args);
     drop(cx);
-    shared.stats.note_command(result.is_err());
     match result {
+        Err(CmdError::Blocked(w)) => return Outcome::Blocked(w),
+        Err(CmdError::NotReady) => return Outcome::NotReady,
+        _ => {}
+    }
+    shared.stats.note_command(result.is_err());
+    Outcome::Reply(match result {
         Ok(reply) => reply,
         Err(e) => {
             if let CmdError::Storage(s) = &e {
@@ -379,7 +476,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> R
             }
             error_reply(e)
         }
-    }
+    })
 }
 
 /// Renders an error as a reply.

@@ -86,9 +86,9 @@ fn swapdb(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let b = args
         .i64(2)
         .map_err(|_| CmdError::msg("ERR invalid second DB index"))?;
-    cx.db_at(a)?;
-    cx.db_at(b)?;
+    let (pa, pb) = (cx.db_at(a)?.phys, cx.db_at(b)?.phys);
     cx.view.swap(a as usize, b as usize)?;
+    cx.shared.blocking.swap_dbs(&cx.shared.store, pa, pb);
     Ok(Reply::Ok)
 }
 

@@ -554,10 +554,24 @@ fn zpopmax(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn zmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let numkeys = long_in(args, 1, 1, "ERR numkeys should be greater than 0")?;
+    let m = parse_mpop(args, 1)?;
+    let popped = zsets::pop(&cx.db(), &m.keys, m.max, m.count)?;
+    Ok(mpop_reply(&m.keys, popped))
+}
+
+/// The arguments of ZMPOP and BZMPOP after the timeout: numkeys key... MIN|MAX [COUNT n].
+pub(super) struct Mpop<'a> {
+    pub keys: Vec<&'a [u8]>,
+    pub max: bool,
+    pub count: u64,
+}
+
+/// Parses ZMPOP-style arguments whose numkeys is at `at`, with Redis's checks in its order.
+pub(super) fn parse_mpop<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a>, CmdError> {
+    let numkeys = long_in(args, at, 1, "ERR numkeys should be greater than 0")?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(at + 1))
         .filter(|&w| w < args.len())
         .ok_or(CmdError::Syntax)?;
     let max = if args.is(where_idx, "min") {
@@ -579,14 +593,18 @@ fn zmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         }
         j += 1;
     }
-    let keys: Vec<&[u8]> = (2..where_idx).map(|i| args.get(i)).collect();
-    let n = count.unwrap_or(1) as u64;
-    match zsets::pop(&cx.db(), &keys, max, n)? {
-        None => Ok(Reply::NilArray),
-        Some((i, entries)) => Ok(Reply::Array(vec![
-            Reply::bulk(keys[i]),
-            scored(entries, true, true),
-        ])),
+    Ok(Mpop {
+        keys: (at + 1..where_idx).map(|i| args.get(i)).collect(),
+        max,
+        count: count.unwrap_or(1) as u64,
+    })
+}
+
+/// ZMPOP's reply: [key, [[member, score], ...]], or a null array when nothing was popped.
+pub(super) fn mpop_reply(keys: &[&[u8]], popped: Option<(usize, Vec<Entry>)>) -> Reply {
+    match popped {
+        None => Reply::NilArray,
+        Some((i, entries)) => Reply::Array(vec![Reply::bulk(keys[i]), scored(entries, true, true)]),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct ClientInfo {
     pub query_buf: AtomicUsize,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// In a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -165,6 +167,7 @@ impl Clients {
             query_buf: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
@@ -198,7 +201,11 @@ impl Clients {
     /// Closes clients idle for at least `secs` seconds (the `timeout` setting); returns how many.
     pub fn reap_idle(&self, secs: u64) -> usize {
         let map = self.map.lock();
-        let idle: Vec<_> = map.values().filter(|c| c.idle_secs() >= secs).collect();
+        // A blocked client waits on its command's own timeout, as in Redis.
+        let idle: Vec<_> = map
+            .values()
+            .filter(|c| c.idle_secs() >= secs && !c.blocked.load(Ordering::Relaxed))
+            .collect();
         for c in &idle {
             c.kill();
         }

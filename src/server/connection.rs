@@ -5,10 +5,12 @@
 //! concurrent connections); then all replies go out in one socket write. A pipeline of N commands
 //! therefore costs one read, one flush and one write.
 
+use super::blocking::{self, Waiter};
 use super::{Client, ReplyMode, Shared};
-use crate::commands::{self, Args};
+use crate::commands::{self, Args, Outcome};
 use crate::protocol::reply::error_line;
 use crate::protocol::request::{ArgSource, Limits, RequestParser, Step};
+use crate::protocol::Reply;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -73,23 +75,24 @@ async fn serve_client(
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let info = client.info.clone();
+    // After a blocked command finishes, requests pipelined behind it may already be buffered.
+    let mut need_read = true;
     loop {
-        if buf.capacity() - buf.len() < READ_CHUNK {
-            buf.reserve(READ_CHUNK);
+        if need_read {
+            if buf.capacity() - buf.len() < READ_CHUNK {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = stream.read_buf(&mut buf);
+            let n = tokio::select! {
+                r = read => r?,
+                _ = info.killed() => return Ok(()),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            note_input(shared, client, n);
         }
-        let read = stream.read_buf(&mut buf);
-        let n = tokio::select! {
-            r = read => r?,
-            _ = info.killed() => return Ok(()),
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        client.touch();
-        shared
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
+        need_read = true;
         let (limits, query_limit) = {
             let cfg = shared.config.read();
             (
@@ -101,8 +104,8 @@ async fn serve_client(
                 cfg.client_query_buffer_limit as usize,
             )
         };
-        let consumed = run_pass(shared, client, &mut parser, &buf, limits, &mut out);
-        buf.advance(consumed);
+        let pass = run_pass(shared, client, &mut parser, &buf, limits, &mut out);
+        buf.advance(pass.consumed);
         info.query_buf.store(buf.len(), Ordering::Relaxed);
         if buf.len() > query_limit {
             tracing::warn!(
@@ -111,21 +114,20 @@ async fn serve_client(
             );
             client.close_after_reply = true;
         }
-        // Nothing is acknowledged before it is in the write-ahead log.
-        if let Err(e) = shared.store.ack() {
-            tracing::error!(error = %e, "WAL flush failed; dropping replies and the connection");
+        if !flush(shared, stream, &mut out).await? {
             return Ok(());
         }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            shared
-                .stats
-                .net_output_bytes
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
-            out.clear();
-            if out.capacity() > 1 << 20 {
-                out.shrink_to(READ_CHUNK);
+        if let Some(waiter) = pass.blocked {
+            let Some(reply) =
+                wait_blocked(shared, stream, &mut buf, client, &waiter, query_limit).await?
+            else {
+                return Ok(());
+            };
+            emit(client, reply, &mut out);
+            if !flush(shared, stream, &mut out).await? {
+                return Ok(());
             }
+            need_read = false;
         }
         if client.close_after_reply || info.is_killed() {
             let _ = stream.shutdown().await;
@@ -134,7 +136,114 @@ async fn serve_client(
     }
 }
 
-/// Runs every complete request in `buf`, appending replies to `out`. Returns the bytes consumed.
+/// Accounts for `n` bytes read from the client.
+fn note_input(shared: &Shared, client: &mut Client, n: usize) {
+    client.touch();
+    shared
+        .stats
+        .net_input_bytes
+        .fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Acknowledges the pass's writes and sends its replies. False if the WAL failed, in which case
+/// nothing may be acknowledged and the connection must close.
+async fn flush(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    // Nothing is acknowledged before it is in the write-ahead log.
+    if let Err(e) = shared.store.ack() {
+        tracing::error!(error = %e, "WAL flush failed; dropping replies and the connection");
+        return Ok(false);
+    }
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        shared
+            .stats
+            .net_output_bytes
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        out.clear();
+        if out.capacity() > 1 << 20 {
+            out.shrink_to(READ_CHUNK);
+        }
+    }
+    Ok(true)
+}
+
+/// Waits for a blocked command's reply: served by a writer, unblocked, or timed out. Keeps
+/// reading what the client sends meanwhile (run once the command finishes) so a disconnect is
+/// noticed. None when the client went away or was killed; its wait is cleaned up.
+async fn wait_blocked(
+    shared: &Arc<Shared>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &mut Client,
+    waiter: &Arc<Waiter>,
+    query_limit: usize,
+) -> std::io::Result<Option<Reply>> {
+    let info = client.info.clone();
+    let mut timed_out = false;
+    let mut gone = false;
+    loop {
+        if let Some(reply) = waiter.take_reply() {
+            return Ok((!gone).then_some(reply));
+        }
+        if (timed_out || gone) && shared.blocking.cancel(&shared.store, waiter) {
+            return Ok((!gone).then(|| waiter.timeout_reply()));
+        }
+        if gone && waiter.is_done() {
+            return Ok(None);
+        }
+        // While a writer serves the command, only its outcome matters.
+        let deadline = waiter.deadline.filter(|_| !timed_out && !gone);
+        let sleep = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = waiter.changed() => {}
+            _ = sleep => timed_out = true,
+            _ = info.killed(), if !gone => gone = true,
+            r = stream.read_buf(buf), if !gone => match r {
+                Ok(0) | Err(_) => gone = true,
+                Ok(n) => {
+                    note_input(shared, client, n);
+                    info.query_buf.store(buf.len(), Ordering::Relaxed);
+                    if buf.len() > query_limit {
+                        tracing::warn!(client = info.id, "closing blocked client that reached max query buffer length");
+                        gone = true;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// What one pass over the read buffer did.
+struct Pass {
+    consumed: usize,
+    /// The command that blocked; the pass stopped after it.
+    blocked: Option<Arc<Waiter>>,
+}
+
+/// Appends a reply unless CLIENT REPLY says otherwise.
+fn emit(client: &mut Client, reply: Reply, out: &mut Vec<u8>) {
+    match client.reply_mode {
+        ReplyMode::On => reply.encode(out, client.resp3),
+        ReplyMode::Off => {}
+        ReplyMode::SkipThis => client.reply_mode = ReplyMode::On,
+        // CLIENT REPLY SKIP itself is not answered; the next command's reply is dropped.
+        ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+    }
+}
+
+/// Runs every complete request in `buf`, appending replies to `out`, until one blocks.
 fn run_pass(
     shared: &Arc<Shared>,
     client: &mut Client,
@@ -142,7 +251,7 @@ fn run_pass(
     buf: &[u8],
     mut limits: Limits,
     out: &mut Vec<u8>,
-) -> usize {
+) -> Pass {
     let mut off = 0;
     while !client.close_after_reply {
         match parser.parse(&buf[off..], limits) {
@@ -152,16 +261,24 @@ fn run_pass(
                     ArgSource::Inline => parser.inline_bytes(),
                 };
                 let args = Args::new(base, parser.args());
-                let reply = commands::dispatch(shared, client, &args);
-                match client.reply_mode {
-                    ReplyMode::On => reply.encode(out, client.resp3),
-                    ReplyMode::Off => {}
-                    ReplyMode::SkipThis => client.reply_mode = ReplyMode::On,
-                    // CLIENT REPLY SKIP itself is not answered; the next command's reply is dropped.
-                    ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+                let outcome = commands::dispatch(shared, client, &args);
+                off += consumed;
+                // Clients blocked on keys this command wrote are served before it replies.
+                if shared.store.ready.has_pending() {
+                    blocking::serve_ready(shared);
+                }
+                match outcome {
+                    Outcome::Reply(reply) => emit(client, reply, out),
+                    Outcome::Blocked(waiter) => {
+                        return Pass {
+                            consumed: off,
+                            blocked: Some(waiter),
+                        }
+                    }
+                    // Only re-runs of blocked commands report this; a connection never does.
+                    Outcome::NotReady => emit(client, Reply::NilArray, out),
                 }
                 limits.authenticated |= client.authenticated;
-                off += consumed;
             }
             Ok(Step::Skip { consumed }) => off += consumed,
             Ok(Step::Incomplete) => break,
@@ -171,5 +288,8 @@ fn run_pass(
             }
         }
     }
-    off
+    Pass {
+        consumed: off,
+        blocked: None,
+    }
 }

@@ -1,5 +1,6 @@
 //! The network server: listeners, shared state, background maintenance and shutdown.
 
+pub mod blocking;
 pub mod client;
 pub mod connection;
 
@@ -83,6 +84,8 @@ pub struct Shared {
     pub last_save: AtomicU64,
     pub bgsave_running: AtomicBool,
     pub scan_cursors: crate::types::keyspace::ScanCursors,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: blocking::Blocking,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -189,6 +192,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         last_save: AtomicU64::new(crate::util::time::now_ms() / 1000),
         bgsave_running: AtomicBool::new(false),
         scan_cursors: Default::default(),
+        blocking: Default::default(),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),

@@ -5,6 +5,7 @@
 pub mod encoding;
 pub mod filters;
 pub mod locks;
+pub mod ready;
 pub mod scan;
 pub mod subkeys;
 pub mod wal;
@@ -70,6 +71,8 @@ pub struct Store {
     block_cache: Cache,
     /// Keys removed by the active expiry cycle, for INFO.
     pub expired_keys: AtomicU64,
+    /// Keys that blocked clients may now be served from.
+    pub ready: ready::ReadyKeys,
 }
 
 /// A consistent view of the database mapping, held for the duration of one command.
@@ -230,6 +233,7 @@ impl Store {
             version_hwm: Mutex::new(hwm),
             block_cache: cache,
             expired_keys: AtomicU64::new(0),
+            ready: ready::ReadyKeys::default(),
         };
         Ok(Arc::new(store))
     }
@@ -304,6 +308,7 @@ impl Store {
             store: self,
             wb: WriteBatch::default(),
             deltas: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -502,6 +507,8 @@ pub struct Batch<'a> {
     wb: WriteBatch,
     /// Per physical database: change in the key count and in the count of keys with a TTL.
     deltas: Vec<(u8, i64, i64)>,
+    /// Blockable keys written, reported on commit while some client is blocked.
+    ready: Vec<ready::ReadyKey>,
 }
 
 impl<'a> Batch<'a> {
@@ -536,6 +543,12 @@ impl<'a> Batch<'a> {
         self.delta(phys, i64::from(old.is_none()), has_ttl - had_ttl);
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
+        let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
+            .iter()
+            .any(|&t| value[0] == t as u8);
+        if blockable && store.ready.is_armed() {
+            self.ready.push((phys, key.to_vec()));
+        }
     }
 
     /// Deletes a key given its raw metadata. A collection's sub-keys are left to the compaction
@@ -580,6 +593,9 @@ impl<'a> Batch<'a> {
         for (phys, keys, expires) in self.deltas {
             self.store.counts[phys as usize].fetch_add(keys, Ordering::Relaxed);
             self.store.expires[phys as usize].fetch_add(expires, Ordering::Relaxed);
+        }
+        if !self.ready.is_empty() {
+            self.store.ready.push(self.ready);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //!   malformed RESP, AUTH).
 
 mod admin;
+mod blocking;
 mod concurrency;
 mod diff_hashes;
 mod diff_sets;

@@ -88,6 +88,13 @@ pub(super) const CLIENT_SUBS: &[Sub] = &[
         client_trackinginfo,
     ),
     sub(
+        "client|unblock",
+        -3,
+        ADMIN_SUB,
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        client_unblock,
+    ),
+    sub(
         "client|help",
         2,
         LOADING | STALE,
@@ -160,6 +167,9 @@ fn client_flags(info: &ClientInfo) -> String {
     let mut f = String::new();
     if info.is_killed() {
         f.push('A');
+    }
+    if info.blocked.load(Ordering::Relaxed) {
+        f.push('b');
     }
     if info.no_evict.load(Ordering::Relaxed) {
         f.push('e');
@@ -473,6 +483,23 @@ fn client_trackinginfo(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     ]))
 }
 
+fn client_unblock(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    let id = args.i64(2)?;
+    let error = match args.opt(3) {
+        None => false,
+        Some(_) if args.len() == 4 && args.is(3, "timeout") => false,
+        Some(_) if args.len() == 4 && args.is(3, "error") => true,
+        Some(_) => {
+            return Err(CmdError::msg(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let done =
+        u64::try_from(id).is_ok_and(|id| cx.shared.blocking.unblock(&cx.shared.store, id, error));
+    Ok(Reply::Int(i64::from(done)))
+}
+
 fn client_help(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     Ok(help_reply(
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -519,6 +546,8 @@ fn client_help(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
             "    Assign the name <name> to the current connection.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
         ],
     ))
 }

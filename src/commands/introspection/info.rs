@@ -203,7 +203,7 @@ fn info_clients(cx: &Context<'_>) -> Fields {
         f("maxclients", maxclients),
         f("client_recent_max_input_buffer", max_qbuf),
         f("client_recent_max_output_buffer", 0),
-        f("blocked_clients", 0),
+        f("blocked_clients", cx.shared.blocking.len()),
         f("tracking_clients", 0),
         f("clients_in_timeout_table", 0),
     ]
