@@ -12,6 +12,7 @@
 //!   malformed RESP, AUTH).
 
 mod admin;
+mod big_delete;
 mod blocking;
 mod concurrency;
 mod diff_hashes;
