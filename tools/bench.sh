@@ -7,17 +7,35 @@
 #   Redis, no persistence     --save '' --appendonly no
 #   Redis, AOF everysec       --appendonly yes --appendfsync everysec --save ''  (same durability as
 #                             Basalt; RDB snapshots are off so no background save forks mid-run)
-# and runs `redis-benchmark -q --csv -t <test> -n $BENCH_N -c $BENCH_C -P <p>` for each test in
-# $BENCH_TESTS and each pipeline depth in $BENCH_PIPELINES. Prints a markdown table on standard
-# output; progress goes to standard error. Ratios are Basalt req/s divided by Redis req/s.
+# and runs `redis-benchmark -q --csv -t <test> -n $BENCH_N -c $BENCH_C -P <p>` for each test of
+# the list (BENCH_TESTS, or the BENCH_SET preset) and each pipeline depth in $BENCH_PIPELINES.
+# Prints a markdown table on standard output, then the runs that failed and why; progress goes to
+# standard error. Ratios are Basalt req/s divided by Redis req/s.
 #
 # Environment:
-#   BENCH_TESTS      redis-benchmark -t list (default set,get,incr,mset; e.g. add lpush,rpush,...)
+#   BENCH_SET        a preset list of tests (ignored when BENCH_TESTS is set):
+#                      strings      set,get,incr,mset (the default)
+#                      collections  lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100
+#                      all          both of the above
+#   BENCH_TESTS      redis-benchmark -t list, overriding BENCH_SET (e.g. sadd,hset,zadd)
 #   BENCH_N          requests per test (default 200000; 20000 with BENCH_QUICK=1)
 #   BENCH_C          parallel clients (default 50)
 #   BENCH_PIPELINES  pipeline depths, space-separated (default "1 16")
 #   BENCH_QUICK=1    smoke run: -n 20000 unless BENCH_N is set
 #   BENCH_TIMEOUT    seconds one redis-benchmark invocation may take (default 900)
+#
+# Notes on the collection tests, which redis-benchmark runs against fixed keys (mylist, myset,
+# myhash, myzset) and which this script runs one `-t` per invocation against the same server, in
+# the order given:
+#   - SADD, HSET and ZADD always write the same member (`element:__rand_int__` without -r), so they
+#     measure an overwrite of a one-element collection; SPOP and ZPOPMIN then pop that member once
+#     and mostly measure a pop from a missing key. The same on every server, so the ratios compare
+#     like with like.
+#   - lrange_100 (and lrange_300/500/600, or lrange for all four) first runs its own
+#     "LPUSH (needed to benchmark LRANGE)" to fill mylist; both rows are reported.
+#   - A server that answers a command with an error (an unknown command, say) makes redis-benchmark
+#     stop at once, before its later tests: those rows are reported "failed" with ratio "n/a" and
+#     the server's error is listed under the table, never a throughput of error replies.
 #
 # Nothing but 127.0.0.1 is contacted: the build runs with cargo --offline, and every server binds
 # and every client connects to loopback only.
@@ -32,7 +50,15 @@ if [ "${BENCH_QUICK:-0}" = "1" ]; then
 else
   N="${BENCH_N:-200000}"
 fi
-TESTS="${BENCH_TESTS:-set,get,incr,mset}"
+PRESET_STRINGS=set,get,incr,mset
+PRESET_COLLECTIONS=lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100
+case "${BENCH_SET:-strings}" in
+  strings) PRESET="$PRESET_STRINGS" ;;
+  collections) PRESET="$PRESET_COLLECTIONS" ;;
+  all) PRESET="$PRESET_STRINGS,$PRESET_COLLECTIONS" ;;
+  *) echo "bench: error: BENCH_SET must be strings, collections or all, got '$BENCH_SET'" >&2; exit 1 ;;
+esac
+TESTS="${BENCH_TESTS:-$PRESET}"
 C="${BENCH_C:-50}"
 PIPELINES="${BENCH_PIPELINES:-1 16}"
 RUN_TIMEOUT="${BENCH_TIMEOUT:-900}"
@@ -49,6 +75,9 @@ case "$N$C" in *[!0-9]*) die "BENCH_N and BENCH_C must be positive integers" ;; 
 for p in $PIPELINES; do
   case "$p" in '' | *[!0-9]*) die "BENCH_PIPELINES must be integers, got '$p'" ;; esac
 done
+case "$TESTS" in
+  '' | *[!A-Za-z0-9_,]*) die "BENCH_TESTS must be comma-separated redis-benchmark test names, got '$TESTS'" ;;
+esac
 
 # --- cleanup: every server we started is stopped and the temporary directory removed, whatever
 # --- way the script ends (normal exit, error, Ctrl-C, kill).
@@ -149,10 +178,11 @@ start_server() {
 }
 
 # run_benchmarks KEY PORT: one redis-benchmark per test and pipeline depth (so a command a server
-# rejects costs only its own row: redis-benchmark stops at the first error reply); the CSV rows of
-# each depth are collected in $WORK/KEY.P<p>.csv.
+# rejects costs only its own rows: redis-benchmark stops at the first error reply); the CSV rows of
+# each depth are collected in $WORK/KEY.P<p>.csv, and each run that failed or produced no row is
+# recorded in $WORK/failures as KEY, depth, test and reason, tab-separated.
 run_benchmarks() {
-  local key="$1" port="$2" p t out one pid
+  local key="$1" port="$2" p t out one pid rc why
   for p in $PIPELINES; do
     out="$WORK/$key.P$p.csv"
     echo '"test","rps"' >"$out"
@@ -165,10 +195,24 @@ run_benchmarks() {
         -t "$t" -n "$N" -c "$C" -P "$p" >"$one.csv" 2>"$one.err" </dev/null &
       pid=$!
       PIDS+=("$pid")
-      if ! wait "$pid"; then
-        log "$key -t $t -P $p: redis-benchmark failed or timed out; its results are marked failed"
+      rc=0
+      wait "$pid" || rc=$?
+      # Result rows only: a test's row is printed when it completes, so a run stopped by an error
+      # reply or the timeout has no row for the test it was in, nor for the tests after it.
+      grep '^"' "$one.csv" | grep -v '^"test",' >>"$out" || true
+      why=""
+      if [ "$rc" -eq 124 ]; then
+        why="timed out after ${RUN_TIMEOUT}s (BENCH_TIMEOUT)"
+      elif [ "$rc" -ne 0 ]; then
+        why="$(grep -m1 -v 'Could not fetch server CONFIG' "$one.err" | tr -d '\r' | sed 's/[[:space:]]*$//' || true)"
+        why="${why:-redis-benchmark exited with status $rc}"
+      elif ! grep -v '^"test",' "$one.csv" | grep -q '^"'; then
+        why="no result (is '$t' a redis-benchmark test name?)"
       fi
-      tail -n +2 "$one.csv" >>"$out"
+      if [ -n "$why" ]; then
+        log "$key -t $t -P $p: $why; its missing results are marked failed"
+        printf '%s\t%s\t%s\t%s\n' "$key" "$p" "$t" "$why" >>"$WORK/failures"
+      fi
       # CONFIG GET is only used for redis-benchmark's banner; its absence changes nothing.
       if grep -qv 'Could not fetch server CONFIG' "$one.err"; then
         log "$key -t $t -P $p: redis-benchmark reported on stderr:"
@@ -224,7 +268,7 @@ echo "- basalt: $("$BASALT" --version 2>/dev/null || echo unknown) ($BASALT)"
 echo "- command: redis-benchmark -h $HOST -q --csv -t <test> -n $N -c $C -P <p>, for test in $TESTS, p in ${PIPELINES// /,}"
 echo "- servers: Basalt default (fsync everysec); Redis --save '' --appendonly no;" \
   "Redis --save '' --appendonly yes --appendfsync everysec"
-echo "- ratio = Basalt req/s / Redis req/s; failed = redis-benchmark stopped on an error reply (the log on stderr says why)"
+echo "- ratio = Basalt req/s / Redis req/s; failed = no result from that server (redis-benchmark stopped on an error reply or the timeout: see the failed runs below the table), and its ratios are n/a"
 echo
 echo "| test | pipeline | Basalt req/s | Redis (no persistence) req/s | ratio | Redis (AOF everysec) req/s | ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -239,14 +283,37 @@ for p in $PIPELINES; do
         END { for (i = 1; i <= n; i++) print n "\t" s "\t" i "\t" rows[i] }' "$f"
     done | sort -t "$(printf '\t')" -k1,1nr -k2,2 -k3,3n | cut -f4- | awk '!seen[$0]++'
   )"
-  if [ -z "$names" ]; then
-    echo "| (no results) | $p | failed | failed | n/a | failed | n/a |"
-    continue
+  if [ -n "$names" ]; then
+    while IFS= read -r t; do
+      b="$(rps "$WORK/basalt.P$p.csv" "$t")"
+      r="$(rps "$WORK/redis.P$p.csv" "$t")"
+      a="$(rps "$WORK/redis-aof.P$p.csv" "$t")"
+      echo "| $t | $p | $(fmt "$b") | $(fmt "$r") | $(ratio "$b" "$r") | $(fmt "$a") | $(ratio "$b" "$a") |"
+    done <<<"$names"
   fi
-  while IFS= read -r t; do
-    b="$(rps "$WORK/basalt.P$p.csv" "$t")"
-    r="$(rps "$WORK/redis.P$p.csv" "$t")"
-    a="$(rps "$WORK/redis-aof.P$p.csv" "$t")"
-    echo "| $t | $p | $(fmt "$b") | $(fmt "$r") | $(ratio "$b" "$r") | $(fmt "$a") | $(ratio "$b" "$a") |"
-  done <<<"$names"
+  # A test no server produced a row for (every server rejected it, or no such test name) still
+  # gets its row, under the name it was asked for.
+  for t in ${TESTS//,/ }; do
+    any=""
+    for s in "${SERVERS[@]}"; do
+      f="$WORK/$s.P$p.$t.csv"
+      if [ -f "$f" ] && grep -v '^"test",' "$f" | grep -q '^"'; then any=1; fi
+    done
+    [ -n "$any" ] || echo "| $t | $p | failed | failed | n/a | failed | n/a |"
+  done
 done
+
+if [ -s "$WORK/failures" ]; then
+  echo
+  echo "Failed runs (redis-benchmark stops at a server's first error reply: the rest of that run," \
+    "such as the LRANGE after the LPUSH that fills its list, has no result either):"
+  echo
+  while IFS=$'\t' read -r s p t why; do
+    case "$s" in
+      basalt) s=Basalt ;;
+      redis) s="Redis (no persistence)" ;;
+      redis-aof) s="Redis (AOF everysec)" ;;
+    esac
+    echo "- $s, \`-t $t -P $p\`: ${why//|/\\|}"
+  done <"$WORK/failures"
+fi
