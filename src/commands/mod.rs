@@ -10,6 +10,7 @@ pub mod connection;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -336,6 +337,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         hashes::TABLE,
         sets::TABLE,
         zsets::TABLE,
+        lists::TABLE,
         blocking::TABLE,
     ]
     .into_iter()

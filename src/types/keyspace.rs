@@ -362,7 +362,7 @@ pub fn encoding(db: &Db<'_>, key: &[u8], meta: &Meta) -> Result<&'static str> {
     Ok(match meta.ty() {
         ValueType::String => string_encoding(meta.string_value()),
         ValueType::Hash => super::hashes::encoding(db, key, meta)?,
-        ValueType::List => "quicklist",
+        ValueType::List => super::lists::encoding(db, key, meta)?,
         ValueType::Set => super::sets::encoding(db, key, meta)?,
         ValueType::ZSet => super::zsets::encoding(db, key, meta)?,
         ValueType::Stream => "stream",

@@ -1,0 +1,5 @@
+//! List commands (work in progress).
+
+use super::Spec;
+
+pub(super) const TABLE: &[Spec] = &[];

@@ -1,0 +1,1 @@
+//! List differential tests (work in progress).

@@ -1,0 +1,1 @@
+//! List integration tests (work in progress).
