@@ -11,8 +11,11 @@
 //! Costs: pushes, pops, LINDEX and LSET are a constant number of point reads plus one batch;
 //! LRANGE is one seek and a bounded walk; LINSERT and LREM rewrite only the shorter side of the
 //! change; LTRIM deletes what it trims with a range deletion when that is more than a few keys.
-//! Writes hold the key lock(s) across their reads and their one batch; reads take no lock.
-//! Semantics and error texts follow Redis 7.0's `t_list.c`.
+//! Writes hold the key lock(s) across their reads and their one batch. Reads of elements hold
+//! the key lock too: the metadata and the elements are separate reads, and a write committed
+//! between them would move the window under the reader (a hash or set read has no such window,
+//! a list read would return elements of no state the list ever had). LLEN reads only the
+//! metadata and takes no lock. Semantics and error texts follow Redis 7.0's `t_list.c`.
 
 use super::collection::{self, Target};
 use super::TypeError;
@@ -507,6 +510,7 @@ pub fn len(db: &Db<'_>, key: &[u8]) -> Result<u64> {
 
 /// LINDEX: the element at `index` (negative: from the tail); None when missing or outside.
 pub fn index(db: &Db<'_>, key: &[u8], index: i64) -> Result<Option<Bytes>> {
+    let _guard = db.lock(key);
     let Some(meta) = read(db, key)? else {
         return Ok(None);
     };
@@ -538,6 +542,7 @@ pub fn set(db: &Db<'_>, key: &[u8], index: i64, value: &[u8]) -> Result<()> {
 /// LRANGE: the elements from `start` to `stop` inclusive (negative: from the tail), clamped to
 /// the list. One seek and a walk of just the range.
 pub fn range(db: &Db<'_>, key: &[u8], start: i64, stop: i64) -> Result<Vec<Bytes>> {
+    let _guard = db.lock(key);
     let Some(meta) = read(db, key)? else {
         return Ok(Vec::new());
     };
@@ -761,6 +766,7 @@ pub fn positions(
     count: Option<u64>,
     maxlen: u64,
 ) -> Result<Option<Vec<u64>>> {
+    let _guard = db.lock(key);
     let Some(meta) = read(db, key)? else {
         return Ok(None);
     };

@@ -737,3 +737,60 @@ fn concurrent_pushes_and_pops_are_exact() {
     want.sort();
     assert_eq!(all, want);
 }
+
+/// Readers racing a writer that moves the window (RPOP then LPUSH, and LINSERT at the head
+/// side) see only states the list really had: consecutive descending numbers.
+#[test]
+fn reads_racing_writes_see_whole_states() {
+    const LEN: i64 = 50;
+    const ROUNDS: i64 = 1500;
+    let srv = Server::start();
+    let mut c = srv.client();
+    let mut args = vec!["LPUSH".to_string(), "q".to_string()];
+    args.extend((0..LEN).map(|i| i.to_string()));
+    assert_eq!(raw(&mut c, &args), int(LEN));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|t| {
+            let mut c = srv.client();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = match t {
+                        0 => raw(&mut c, &["LRANGE", "q", "0", "-1"]),
+                        1 => raw(&mut c, &["LRANGE", "q", "-10", "-1"]),
+                        _ => raw(&mut c, &["LPOS", "q", "x", "COUNT", "0"]),
+                    };
+                    reads += 1;
+                    if t == 2 {
+                        assert_eq!(r, empty());
+                        continue;
+                    }
+                    let nums: Vec<i64> = strings(&r).iter().map(|s| s.parse().unwrap()).collect();
+                    assert!(nums.len() >= 9, "{r}");
+                    for w in nums.windows(2) {
+                        assert_eq!(w[0], w[1] + 1, "not a state of the list: {r}");
+                    }
+                }
+                reads
+            })
+        })
+        .collect();
+    for i in LEN..LEN + ROUNDS {
+        // The smallest number leaves at the tail, the next one enters at the head, sometimes by
+        // LINSERT before the head (which shifts the head side).
+        assert!(!raw(&mut c, &["RPOP", "q"]).is_error());
+        let v = i.to_string();
+        let prev = (i - 1).to_string();
+        if i % 3 == 0 {
+            assert!(!raw(&mut c, &["LINSERT", "q", "BEFORE", &prev, &v]).is_error());
+        } else {
+            assert!(!raw(&mut c, &["LPUSH", "q", &v]).is_error());
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
+}
