@@ -102,7 +102,7 @@ fn count_at(args: &Args<'_>, i: usize, msg: &'static str) -> Result<u64, CmdErro
 }
 
 /// LEFT / RIGHT, or a syntax error (`getListPositionFromObjectOrReply`).
-fn end_at(args: &Args<'_>, i: usize) -> Result<End, CmdError> {
+pub(super) fn end_at(args: &Args<'_>, i: usize) -> Result<End, CmdError> {
     if args.is(i, "left") {
         Ok(End::Left)
     } else if args.is(i, "right") {
