@@ -73,6 +73,51 @@ impl<'a> Args<'a> {
         self.text(0).to_ascii_lowercase()
     }
 
+    /// Argument `i` as an integer of at least `min`; `msg` for anything else, as Redis's
+    /// `getRangeLongFromObjectOrReply` with a message answers both a bad integer and a bad range.
+    pub fn long_at_least(&self, i: usize, min: i64, msg: &'static str) -> Result<i64, CmdError> {
+        match num::parse_i64(self.get(i)) {
+            Some(v) if v >= min => Ok(v),
+            _ => Err(CmdError::msg(msg)),
+        }
+    }
+
+    /// The tail of LMPOP, ZMPOP and their blocking forms from `numkeys` at `at`:
+    /// `numkeys key [key ...] WHERE [COUNT count]`, checked in Redis's order; `side` parses WHERE
+    /// (LEFT|RIGHT or MIN|MAX).
+    pub fn mpop<W>(
+        &self,
+        at: usize,
+        side: impl Fn(&Args<'a>, usize) -> Result<W, CmdError>,
+    ) -> Result<Mpop<'a, W>, CmdError> {
+        let numkeys = self.long_at_least(at, 1, "ERR numkeys should be greater than 0")?;
+        let where_idx = usize::try_from(numkeys)
+            .ok()
+            .and_then(|n| n.checked_add(at + 1))
+            .filter(|&w| w < self.len())
+            .ok_or(CmdError::Syntax)?;
+        let side = side(self, where_idx)?;
+        let mut count = None;
+        let mut j = where_idx + 1;
+        while j < self.len() {
+            if count.is_none() && self.is(j, "count") && j + 1 < self.len() {
+                j += 1;
+                count = Some(
+                    self.long_at_least(j, 1, "ERR count should be greater than 0")?
+                        .unsigned_abs(),
+                );
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            j += 1;
+        }
+        Ok(Mpop {
+            keys: (at + 1..where_idx).map(|i| self.get(i)).collect(),
+            side,
+            count: count.unwrap_or(1),
+        })
+    }
+
     /// A copy that outlives the read buffer (a blocked command is re-run later).
     pub fn to_owned_args(&self) -> OwnedArgs {
         let mut base = Vec::with_capacity(self.ranges.iter().map(|r| r.len()).sum());
@@ -83,6 +128,13 @@ impl<'a> Args<'a> {
         }
         OwnedArgs { base, ranges }
     }
+}
+
+/// Parsed `numkeys key [key ...] WHERE [COUNT count]` arguments (see [`Args::mpop`]).
+pub struct Mpop<'a, W> {
+    pub keys: Vec<&'a [u8]>,
+    pub side: W,
+    pub count: u64,
 }
 
 /// Arguments owned in one buffer; [`OwnedArgs::args`] borrows them back as [`Args`].

@@ -1,4 +1,4 @@
-//! The blocking pops: BZPOPMIN, BZPOPMAX and BZMPOP (and the list ones, BLPOP and friends).
+//! The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
 //!
 //! Each is its non-blocking twin wrapped in [`Context::block_on`]: the same look at the keys,
 //! and when it finds nothing the client waits (see `server::blocking`) until a write gives one
@@ -7,18 +7,36 @@
 //! BLMPOP/BZMPOP's keys).
 
 use super::flags::*;
-use super::zsets::{mpop_reply, parse_mpop};
+use super::lists::end_at;
+use super::zsets::min_max;
+use super::{lists as list_cmds, zsets as zset_cmds};
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::types::lists::{self, End};
 use crate::types::zsets;
 use crate::util::num;
 use std::time::{Duration, Instant};
 
 pub(super) const TABLE: &[Spec] = &[
+    Spec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, Keys::range(1, -2, 1), blpop)
+        .group("list")
+        .doc("Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    Spec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, Keys::range(1, -2, 1), brpop)
+        .group("list")
+        .doc("Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    Spec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Keys::range(1, 2, 1), blmove)
+        .group("list")
+        .doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    Spec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Keys::range(1, 2, 1), brpoplpush)
+        .group("list")
+        .doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    Spec::new("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, Keys::NONE, blmpop)
+        .group("list")
+        .doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     Spec::new(
         "bzpopmin",
         -3,
-        WRITE | FAST | BLOCKING,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
         Keys::range(1, -2, 1),
         bzpopmin,
     )
@@ -27,7 +45,7 @@ pub(super) const TABLE: &[Spec] = &[
     Spec::new(
         "bzpopmax",
         -3,
-        WRITE | FAST | BLOCKING,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
         Keys::range(1, -2, 1),
         bzpopmax,
     )
@@ -57,6 +75,56 @@ pub(super) fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
     Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
 }
 
+fn bpop(cx: &mut Context<'_>, args: &Args<'_>, end: End) -> CmdResult {
+    let last = args.len() - 1;
+    let deadline = parse_timeout(args.get(last))?;
+    let keys: Vec<&[u8]> = (1..last).map(|i| args.get(i)).collect();
+    cx.block_on(args, &keys, deadline, Reply::NilArray, |cx| {
+        let popped = lists::first_nonempty_pop(&cx.db(), &keys, end, 1)?;
+        Ok(popped.and_then(|(i, items)| {
+            let item = items.into_iter().next()?;
+            Some(Reply::Array(vec![Reply::bulk(keys[i]), Reply::Bulk(item)]))
+        }))
+    })
+}
+
+fn blpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    bpop(cx, args, End::Left)
+}
+
+fn brpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    bpop(cx, args, End::Right)
+}
+
+/// BLMOVE and BRPOPLPUSH: wait on the source only; the destination's type is checked when
+/// there is something to move, as in Redis.
+fn bmove(cx: &mut Context<'_>, args: &Args<'_>, from: End, to: End, timeout: usize) -> CmdResult {
+    let deadline = parse_timeout(args.get(timeout))?;
+    let (src, dst) = (args.get(1), args.get(2));
+    cx.block_on(args, &[src], deadline, Reply::Nil, |cx| {
+        Ok(lists::lmove(&cx.db(), src, dst, from, to)?.map(Reply::Bulk))
+    })
+}
+
+fn blmove(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    let from = end_at(args, 3)?;
+    let to = end_at(args, 4)?;
+    bmove(cx, args, from, to, 5)
+}
+
+fn brpoplpush(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    bmove(cx, args, End::Right, End::Left, 3)
+}
+
+fn blmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    let m = args.mpop(2, end_at)?;
+    let deadline = parse_timeout(args.get(1))?;
+    cx.block_on(args, &m.keys, deadline, Reply::NilArray, |cx| {
+        let popped = lists::first_nonempty_pop(&cx.db(), &m.keys, m.side, m.count)?;
+        Ok(popped.map(|p| list_cmds::mpop_reply(&m.keys, Some(p))))
+    })
+}
+
 fn bzpop(cx: &mut Context<'_>, args: &Args<'_>, max: bool) -> CmdResult {
     let last = args.len() - 1;
     let deadline = parse_timeout(args.get(last))?;
@@ -83,11 +151,11 @@ fn bzpopmax(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn bzmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let m = parse_mpop(args, 2)?;
+    let m = args.mpop(2, min_max)?;
     let deadline = parse_timeout(args.get(1))?;
     cx.block_on(args, &m.keys, deadline, Reply::NilArray, |cx| {
-        let popped = zsets::pop(&cx.db(), &m.keys, m.max, m.count)?;
-        Ok(popped.map(|p| mpop_reply(&m.keys, Some(p))))
+        let popped = zsets::pop(&cx.db(), &m.keys, m.side, m.count)?;
+        Ok(popped.map(|p| zset_cmds::mpop_reply(&m.keys, Some(p))))
     })
 }
 

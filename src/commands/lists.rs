@@ -9,7 +9,6 @@ use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
 use crate::types::lists::{self, End, ListError};
-use crate::util::num;
 
 const G: &str = "list";
 
@@ -87,18 +86,9 @@ fn int(n: u64) -> Reply {
     Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// Argument `i` as an integer of at least `min`; `msg` for anything else, as Redis's
-/// `getRangeLongFromObjectOrReply` with a message answers both a bad integer and a bad range.
-fn long_at_least(args: &Args<'_>, i: usize, min: i64, msg: &'static str) -> Result<i64, CmdError> {
-    match num::parse_i64(args.get(i)) {
-        Some(v) if v >= min => Ok(v),
-        _ => Err(CmdError::msg(msg)),
-    }
-}
-
 /// A non-negative count (the messages of `getPositiveLongFromObjectOrReply`).
 fn count_at(args: &Args<'_>, i: usize, msg: &'static str) -> Result<u64, CmdError> {
-    Ok(long_at_least(args, i, 0, msg)?.unsigned_abs())
+    Ok(args.long_at_least(i, 0, msg)?.unsigned_abs())
 }
 
 /// LEFT / RIGHT, or a syntax error (`getListPositionFromObjectOrReply`).
@@ -304,33 +294,15 @@ fn rpoplpush(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first
 /// key holding a list, or a nil array.
 fn lmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let numkeys = long_at_least(args, 1, 1, "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(2))
-        .filter(|&w| w < args.len())
-        .ok_or(CmdError::Syntax)?;
-    let end = end_at(args, where_idx)?;
-    let mut count: Option<u64> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        if count.is_none() && args.is(j, "count") && more {
-            j += 1;
-            count = Some(
-                long_at_least(args, j, 1, "ERR count should be greater than 0")?.unsigned_abs(),
-            );
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    let keys: Vec<&[u8]> = (2..where_idx).map(|i| args.get(i)).collect();
-    match lists::first_nonempty_pop(&cx.db(), &keys, end, count.unwrap_or(1))? {
-        None => Ok(Reply::NilArray),
-        Some((i, items)) => Ok(Reply::Array(vec![
-            Reply::bulk(keys[i]),
-            Reply::bulks(items),
-        ])),
+    let m = args.mpop(1, end_at)?;
+    let popped = lists::first_nonempty_pop(&cx.db(), &m.keys, m.side, m.count)?;
+    Ok(mpop_reply(&m.keys, popped))
+}
+
+/// LMPOP's reply: `[key, [elements]]`, or a nil array when nothing was popped.
+pub(super) fn mpop_reply(keys: &[&[u8]], popped: Option<(usize, Vec<bytes::Bytes>)>) -> Reply {
+    match popped {
+        None => Reply::NilArray,
+        Some((i, items)) => Reply::Array(vec![Reply::bulk(keys[i]), Reply::bulks(items)]),
     }
 }

@@ -189,14 +189,6 @@ fn lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
     })
 }
 
-/// `getRangeLongFromObjectOrReply` with a message: the message for a non-integer too.
-fn long_in(args: &Args<'_>, i: usize, min: i64, msg: &'static str) -> Result<i64, CmdError> {
-    match num::parse_i64(args.get(i)) {
-        Some(v) if v >= min => Ok(v),
-        _ => Err(CmdError::msg(msg)),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Replies
 // ---------------------------------------------------------------------------------------------
@@ -528,12 +520,7 @@ fn zpop(cx: &mut Context<'_>, args: &Args<'_>, max: bool) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let count = if args.len() == 3 {
-        Some(long_in(
-            args,
-            2,
-            0,
-            "ERR value is out of range, must be positive",
-        )?)
+        Some(args.long_at_least(2, 0, "ERR value is out of range, must be positive")?)
     } else {
         None
     };
@@ -554,50 +541,20 @@ fn zpopmax(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn zmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let m = parse_mpop(args, 1)?;
-    let popped = zsets::pop(&cx.db(), &m.keys, m.max, m.count)?;
+    let m = args.mpop(1, min_max)?;
+    let popped = zsets::pop(&cx.db(), &m.keys, m.side, m.count)?;
     Ok(mpop_reply(&m.keys, popped))
 }
 
-/// The arguments of ZMPOP and BZMPOP after the timeout: numkeys key... MIN|MAX [COUNT n].
-pub(super) struct Mpop<'a> {
-    pub keys: Vec<&'a [u8]>,
-    pub max: bool,
-    pub count: u64,
-}
-
-/// Parses ZMPOP-style arguments whose numkeys is at `at`, with Redis's checks in its order.
-pub(super) fn parse_mpop<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a>, CmdError> {
-    let numkeys = long_in(args, at, 1, "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(at + 1))
-        .filter(|&w| w < args.len())
-        .ok_or(CmdError::Syntax)?;
-    let max = if args.is(where_idx, "min") {
-        false
-    } else if args.is(where_idx, "max") {
-        true
+/// MIN / MAX of ZMPOP and BZMPOP: true for MAX.
+pub(super) fn min_max(args: &Args<'_>, i: usize) -> Result<bool, CmdError> {
+    if args.is(i, "min") {
+        Ok(false)
+    } else if args.is(i, "max") {
+        Ok(true)
     } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count: Option<i64> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if count.is_none() && args.is(j, "count") && more > 0 {
-            j += 1;
-            count = Some(long_in(args, j, 1, "ERR count should be greater than 0")?);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
+        Err(CmdError::Syntax)
     }
-    Ok(Mpop {
-        keys: (at + 1..where_idx).map(|i| args.get(i)).collect(),
-        max,
-        count: count.unwrap_or(1) as u64,
-    })
 }
 
 /// ZMPOP's reply: [key, [[member, score], ...]], or a null array when nothing was popped.
@@ -676,7 +633,7 @@ fn setop_args<'a>(
             out.withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && args.is(j, "limit") {
-            out.limit = long_in(args, j + 1, 0, "ERR LIMIT can't be negative")? as u64;
+            out.limit = args.long_at_least(j + 1, 0, "ERR LIMIT can't be negative")? as u64;
             j += 2;
         } else {
             return Err(CmdError::Syntax);

@@ -341,3 +341,109 @@ fn concurrent_producers_and_blocked_consumers_lose_nothing() {
     assert_eq!(raw(&mut c, &["EXISTS", "q1", "q2"]), Reply::Int(0));
     wait_blocked(&mut c, 0);
 }
+
+#[test]
+fn list_waiters_are_served_in_order_and_chain_through_blmove() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    let mut a = srv.client();
+    let mut b = srv.client();
+    let mut d = srv.client();
+    // a waits to move from src to mid; b waits on mid; d waits on the right of src.
+    send(&mut a, &["BLMOVE", "src", "mid", "LEFT", "RIGHT", "0"]);
+    wait_blocked(&mut c, 1);
+    send(&mut b, &["BLPOP", "nothing", "mid", "0"]);
+    wait_blocked(&mut c, 2);
+    send(&mut d, &["BRPOP", "src", "0"]);
+    wait_blocked(&mut c, 3);
+    assert_eq!(raw(&mut c, &["RPUSH", "src", "x", "y", "z"]), Reply::Int(3));
+    // By the time RPUSH replied: a moved x to mid, b popped it, d popped z.
+    assert_eq!(raw(&mut c, &["LRANGE", "src", "0", "-1"]), arr(&["y"]));
+    assert_eq!(raw(&mut c, &["EXISTS", "mid"]), Reply::Int(0));
+    assert_eq!(recv(&mut a), Reply::bulk("x"));
+    assert_eq!(recv(&mut b), arr(&["mid", "x"]));
+    assert_eq!(recv(&mut d), arr(&["src", "z"]));
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+#[test]
+fn list_blocking_forms_reply_like_their_plain_twins() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    raw(&mut c, &["RPUSH", "l", "1", "2", "3", "4"]);
+    assert_eq!(raw(&mut c, &["BLPOP", "none", "l", "0"]), arr(&["l", "1"]));
+    assert_eq!(raw(&mut c, &["BRPOP", "l", "none", "0"]), arr(&["l", "4"]));
+    assert_eq!(
+        raw(&mut c, &["BRPOPLPUSH", "l", "other", "0"]),
+        Reply::bulk("3")
+    );
+    assert_eq!(
+        raw(
+            &mut c,
+            &["BLMPOP", "0", "2", "none", "other", "LEFT", "COUNT", "9"]
+        ),
+        Reply::Array(vec![Reply::bulk("other"), arr(&["3"])])
+    );
+    assert_eq!(raw(&mut c, &["BLPOP", "none", "0.01"]), Reply::Nil);
+    assert_eq!(
+        raw(&mut c, &["BLMOVE", "none", "l", "LEFT", "LEFT", "0.01"]),
+        Reply::Nil
+    );
+    assert_eq!(
+        raw(&mut c, &["BLMOVE", "none", "l", "UP", "LEFT", "x"]).error_text(),
+        Some("ERR syntax error")
+    );
+    assert_eq!(
+        raw(&mut c, &["BLMPOP", "x", "1", "l", "LEFT"]).error_text(),
+        Some("ERR timeout is not a float or out of range")
+    );
+    assert_eq!(
+        raw(&mut c, &["BLMPOP", "0", "0", "l", "LEFT"]).error_text(),
+        Some("ERR numkeys should be greater than 0")
+    );
+    raw(&mut c, &["SET", "s", "v"]);
+    assert_eq!(
+        raw(&mut c, &["BLPOP", "s", "0"]).error_text(),
+        Some("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+}
+
+/// A waiter re-run when its key gets data replies whatever its command replies then, errors
+/// included, as Redis 7 does; the element stays where it was.
+#[test]
+fn a_served_blmove_into_a_wrong_type_destination_gets_wrongtype() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    let mut w = srv.client();
+    send(&mut w, &["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut c, 1);
+    raw(&mut c, &["SET", "dst", "string"]);
+    raw(&mut c, &["LPUSH", "src", "e"]);
+    assert_eq!(
+        recv(&mut w).error_text(),
+        Some("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(raw(&mut c, &["LRANGE", "src", "0", "-1"]), arr(&["e"]));
+}
+
+#[test]
+fn lmove_and_rpoplpush_into_a_waited_key_wake_the_waiter() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    let mut w = srv.client();
+    raw(&mut c, &["RPUSH", "from", "a", "b"]);
+    send(&mut w, &["BLPOP", "to", "0"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(
+        raw(&mut c, &["LMOVE", "from", "to", "LEFT", "LEFT"]),
+        Reply::bulk("a")
+    );
+    assert_eq!(recv(&mut w), arr(&["to", "a"]));
+    send(&mut w, &["BLMPOP", "0", "1", "to", "RIGHT", "COUNT", "5"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(raw(&mut c, &["RPOPLPUSH", "from", "to"]), Reply::bulk("b"));
+    assert_eq!(
+        recv(&mut w),
+        Reply::Array(vec![Reply::bulk("to"), arr(&["b"])])
+    );
+}

@@ -8,8 +8,13 @@
 //!   returning comparable `Reply` values, raw-socket helpers.
 //! - `differential`: seeded random string/key/expiry command streams replayed on Basalt and on a
 //!   real redis-server, replies compared exactly; plus a SCAN coverage test.
+//! - `diff_hashes`, `diff_lists`, `diff_sets`, `diff_zsets`: the same, one generator per
+//!   collection family.
 //! - `smoke`: basic end-to-end tests (PING, binary safety, persistence, kill -9, concurrency,
 //!   malformed RESP, AUTH).
+//! - `admin`, `concurrency`, `lists`: server commands, concurrent read-modify-writes, lists.
+//! - `blocking`: BLPOP and friends with several clients (order, wake-ups, timeouts, cleanup).
+//! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 
 mod admin;
 mod big_delete;
