@@ -187,6 +187,8 @@ fn hello(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 
 fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     let client = &mut *cx.client;
+    client.multi = None;
+    client.unwatch(&cx.shared.store);
     client.select(0);
     client.set_resp(2);
     client.reply_mode = ReplyMode::On;

@@ -14,6 +14,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 pub use args::Args;
@@ -339,6 +340,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         zsets::TABLE,
         lists::TABLE,
         blocking::TABLE,
+        transactions::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -428,7 +430,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut Client, args: &Args<'_>) -> O
 }
 
 /// Runs one request with the given blocking behaviour. Checks existence, arity and
-/// authentication first, as Redis does, in that order.
+/// authentication first, as Redis does, in that order; inside MULTI, queues the command instead.
 pub fn execute(
     shared: &Arc<Shared>,
     client: &mut Client,
@@ -436,19 +438,28 @@ pub fn execute(
     block: BlockMode,
 ) -> Outcome {
     let table = Table::get();
-    // Rejections count as error replies in INFO stats, as in Redis.
-    let rejected = |e: CmdError| {
-        shared.stats.note_rejected();
-        Outcome::Reply(error_reply(e))
-    };
     let Some(spec) = table.lookup(args.get(0)) else {
-        return rejected(unknown_command(args));
+        return reject(shared, client, unknown_command(args));
     };
     if !spec.arity_ok(args.len()) {
-        return rejected(CmdError::Arity(spec.name.to_string()));
+        return reject(shared, client, CmdError::Arity(spec.name.to_string()));
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) && shared.auth_required() {
-        return rejected(CmdError::msg("NOAUTH Authentication required."));
+        return reject(
+            shared,
+            client,
+            CmdError::msg("NOAUTH Authentication required."),
+        );
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        if !transactions::runs_inside_multi(spec.name) {
+            if spec.has(flags::NO_MULTI) {
+                let e = CmdError::msg("ERR Command not allowed inside a transaction");
+                return reject(shared, client, e);
+            }
+            multi.queued.push(args.to_owned_args());
+            return Outcome::Reply(Reply::status("QUEUED"));
+        }
     }
     client.note_command(spec.name);
     let view = if spec.has(flags::EXCLUSIVE) {
@@ -465,12 +476,26 @@ pub fn execute(
     let result = (spec.handler)(&mut cx, args);
     drop(cx);
     match result {
-        Err(CmdError::Blocked(w)) => return Outcome::Blocked(w),
-        Err(CmdError::NotReady) => return Outcome::NotReady,
-        _ => {}
+        Err(CmdError::Blocked(w)) => Outcome::Blocked(w),
+        Err(CmdError::NotReady) => Outcome::NotReady,
+        result => Outcome::Reply(finish(shared, spec, result)),
     }
+}
+
+/// A command refused before it ran: counted as an error reply in INFO stats, as in Redis, and
+/// inside MULTI it dooms the transaction (EXECABORT).
+fn reject(shared: &Shared, client: &mut Client, e: CmdError) -> Outcome {
+    shared.stats.note_rejected();
+    if let Some(multi) = client.multi.as_mut() {
+        multi.aborted = true;
+    }
+    Outcome::Reply(error_reply(e))
+}
+
+/// Counts a finished command and renders its result.
+fn finish(shared: &Shared, spec: &Spec, result: CmdResult) -> Reply {
     shared.stats.note_command(result.is_err());
-    Outcome::Reply(match result {
+    match result {
         Ok(reply) => reply,
         Err(e) => {
             if let CmdError::Storage(s) = &e {
@@ -478,7 +503,29 @@ pub fn execute(
             }
             error_reply(e)
         }
-    })
+    }
+}
+
+/// Runs a command queued by MULTI inside EXEC, on EXEC's (exclusive) view. Blocking commands
+/// reply as if they timed out, as in Redis.
+pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
+    let Some(spec) = Table::get().lookup(args.get(0)) else {
+        return error_reply(unknown_command(args));
+    };
+    cx.client.note_command(spec.name);
+    let mut inner = Context {
+        shared: cx.shared,
+        client: &mut *cx.client,
+        view: cx.view.lend(),
+        block: BlockMode::Deny,
+    };
+    let result = (spec.handler)(&mut inner, args);
+    drop(inner);
+    match result {
+        // Deny never blocks; a stray outcome still answers as a timeout would.
+        Err(CmdError::Blocked(_) | CmdError::NotReady) => Reply::NilArray,
+        result => finish(cx.shared, spec, result),
+    }
 }
 
 /// Renders an error as a reply.

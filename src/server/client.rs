@@ -68,6 +68,33 @@ impl ClientInfo {
     }
 }
 
+/// A transaction being queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Multi {
+    /// The queued commands, checked for existence and arity when queued.
+    pub queued: Vec<crate::commands::args::OwnedArgs>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// One key under WATCH.
+pub struct WatchedKey {
+    pub phys: u8,
+    /// The logical database, to look the key up again at EXEC.
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// Whether the key existed (unexpired) when watched: if it has expired by EXEC, that is a
+    /// change, as in Redis.
+    pub existed: bool,
+}
+
+/// The keys a client watches and the flag any write to them raises.
+#[derive(Default)]
+pub struct Watching {
+    pub dirty: crate::storage::watch::DirtyFlag,
+    pub keys: Vec<WatchedKey>,
+}
+
 /// State owned by the connection task.
 pub struct Client {
     pub info: Arc<ClientInfo>,
@@ -78,6 +105,9 @@ pub struct Client {
     /// Close the connection once this pass's replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
+    /// Between MULTI and EXEC/DISCARD.
+    pub multi: Option<Multi>,
+    pub watching: Watching,
 }
 
 impl Client {
@@ -89,6 +119,8 @@ impl Client {
             authenticated,
             close_after_reply: false,
             reply_mode: ReplyMode::On,
+            multi: None,
+            watching: Watching::default(),
         }
     }
 
@@ -113,6 +145,16 @@ impl Client {
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    /// Forgets every watched key (UNWATCH, EXEC, DISCARD, RESET, disconnect).
+    pub fn unwatch(&mut self, store: &crate::storage::Store) {
+        for k in self.watching.keys.drain(..) {
+            store
+                .watches
+                .unwatch(&(k.phys, k.key), &self.watching.dirty);
+        }
+        self.watching.dirty.store(false, Ordering::SeqCst);
     }
 
     /// Switches protocol version, keeping the shared info in step.

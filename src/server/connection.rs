@@ -63,6 +63,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     if let Err(e) = serve_client(&shared, &mut stream, &mut client).await {
         tracing::debug!(client = id, error = %e, "connection closed with an error");
     }
+    client.unwatch(&shared.store);
     shared.clients.unregister(id);
 }
 

@@ -9,6 +9,7 @@ pub mod ready;
 pub mod scan;
 pub mod subkeys;
 pub mod wal;
+pub mod watch;
 
 pub use encoding::{Meta, ValueType};
 
@@ -73,6 +74,8 @@ pub struct Store {
     pub expired_keys: AtomicU64,
     /// Keys that blocked clients may now be served from.
     pub ready: ready::ReadyKeys,
+    /// Keys watched by WATCH.
+    pub watches: watch::Watches,
 }
 
 /// A consistent view of the database mapping, held for the duration of one command.
@@ -84,6 +87,9 @@ pub struct View<'a> {
 enum ViewGuard<'a> {
     Shared(RwLockReadGuard<'a, Vec<u8>>),
     Exclusive(RwLockWriteGuard<'a, Vec<u8>>),
+    /// A view lent to a command run inside another one (the commands of EXEC).
+    LentShared(&'a [u8]),
+    LentExclusive(&'a mut Vec<u8>),
 }
 
 /// One logical database, resolved to its physical index.
@@ -234,6 +240,7 @@ impl Store {
             block_cache: cache,
             expired_keys: AtomicU64::new(0),
             ready: ready::ReadyKeys::default(),
+            watches: watch::Watches::default(),
         };
         Ok(Arc::new(store))
     }
@@ -309,6 +316,7 @@ impl Store {
             wb: WriteBatch::default(),
             deltas: Vec::new(),
             ready: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -437,6 +445,22 @@ impl<'a> View<'a> {
         match &self.map {
             ViewGuard::Shared(g) => g,
             ViewGuard::Exclusive(g) => g,
+            ViewGuard::LentShared(m) => m,
+            ViewGuard::LentExclusive(m) => m,
+        }
+    }
+
+    /// The same view lent for a nested command (as exclusive as this one).
+    pub fn lend(&mut self) -> View<'_> {
+        let map = match &mut self.map {
+            ViewGuard::Shared(g) => ViewGuard::LentShared(g),
+            ViewGuard::LentShared(m) => ViewGuard::LentShared(m),
+            ViewGuard::Exclusive(g) => ViewGuard::LentExclusive(g),
+            ViewGuard::LentExclusive(m) => ViewGuard::LentExclusive(m),
+        };
+        View {
+            store: self.store,
+            map,
         }
     }
 
@@ -460,9 +484,12 @@ impl<'a> View<'a> {
 
     /// Swaps two logical databases (SWAPDB). Requires an exclusive view.
     pub fn swap(&mut self, a: usize, b: usize) -> Result<()> {
-        let ViewGuard::Exclusive(map) = &mut self.map else {
-            panic!("swap requires an exclusive view");
+        let map: &mut Vec<u8> = match &mut self.map {
+            ViewGuard::Exclusive(g) => g,
+            ViewGuard::LentExclusive(m) => m,
+            _ => panic!("swap requires an exclusive view"),
         };
+        self.store.watches.touch_dbs(&[map[a], map[b]]);
         map.swap(a, b);
         // Physical indexes past the configured count keep their identity mapping.
         let mut full: Vec<u8> = (0..MAX_DATABASES as u8).collect();
@@ -496,6 +523,7 @@ impl<'a> View<'a> {
             store.counts[p as usize].store(0, Ordering::Relaxed);
             store.expires[p as usize].store(0, Ordering::Relaxed);
         }
+        store.watches.touch_dbs(&phys_list);
         Ok(phys_list)
     }
 }
@@ -509,9 +537,22 @@ pub struct Batch<'a> {
     deltas: Vec<(u8, i64, i64)>,
     /// Blockable keys written, reported on commit while some client is blocked.
     ready: Vec<ready::ReadyKey>,
+    /// Keys written, reported on commit while some key is watched.
+    touched: Vec<watch::WatchKey>,
 }
 
 impl<'a> Batch<'a> {
+    /// Notes a write of `key` for WATCH.
+    pub(crate) fn touch(&mut self, phys: u8, key: &[u8]) {
+        let repeat = self
+            .touched
+            .last()
+            .is_some_and(|(p, k)| *p == phys && k == key);
+        if !repeat && self.store.watches.is_armed() {
+            self.touched.push((phys, key.to_vec()));
+        }
+    }
+
     fn delta(&mut self, phys: u8, keys: i64, expires: i64) {
         match self.deltas.iter_mut().find(|(p, _, _)| *p == phys) {
             Some((_, k, e)) => {
@@ -526,6 +567,7 @@ impl<'a> Batch<'a> {
     /// count and the expiry index stay exact.
     pub fn put_meta(&mut self, phys: u8, key: &[u8], old: Option<&Meta>, value: &[u8]) {
         let store = self.store;
+        self.touch(phys, key);
         let new_at = encoding::read_u64(&value[2..10]);
         let old_at = old.map_or(0, Meta::expire_at);
         if old_at != new_at {
@@ -555,6 +597,7 @@ impl<'a> Batch<'a> {
     /// filter, so this is O(1) whatever the size.
     pub fn delete_key(&mut self, phys: u8, key: &[u8], old: &Meta) {
         let store = self.store;
+        self.touch(phys, key);
         if old.expire_at() != 0 {
             self.wb
                 .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
@@ -596,6 +639,9 @@ impl<'a> Batch<'a> {
         }
         if !self.ready.is_empty() {
             self.store.ready.push(self.ready);
+        }
+        if !self.touched.is_empty() {
+            self.store.watches.touch(&self.touched);
         }
         Ok(())
     }

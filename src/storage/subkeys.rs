@@ -152,6 +152,7 @@ impl<'a> Batch<'a> {
         sub: &[u8],
         value: &[u8],
     ) {
+        self.touch(phys, key);
         let handle = self.store.cf(cf.name());
         self.raw()
             .put_cf(handle, sub_key(phys, key, version, sub), value);
@@ -159,6 +160,7 @@ impl<'a> Batch<'a> {
 
     /// Deletes one sub-key of a collection version.
     pub fn delete_sub(&mut self, cf: SubCf, phys: u8, key: &[u8], version: u64, sub: &[u8]) {
+        self.touch(phys, key);
         let handle = self.store.cf(cf.name());
         self.raw()
             .delete_cf(handle, sub_key(phys, key, version, sub));

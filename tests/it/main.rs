@@ -15,6 +15,7 @@
 //! - `admin`, `concurrency`, `lists`: server commands, concurrent read-modify-writes, lists.
 //! - `blocking`: BLPOP and friends with several clients (order, wake-ups, timeouts, cleanup).
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
+//! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
 
 mod admin;
 mod big_delete;
@@ -28,3 +29,4 @@ mod differential;
 mod harness;
 mod lists;
 mod smoke;
+mod transactions;
