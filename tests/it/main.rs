@@ -24,6 +24,7 @@ mod concurrency;
 mod diff_hashes;
 mod diff_lists;
 mod diff_sets;
+mod diff_transactions;
 mod diff_zsets;
 mod differential;
 mod harness;
