@@ -114,6 +114,6 @@ fn help_reply(title: &'static str, lines: &[&'static str]) -> Reply {
     v.push(Reply::status(title));
     v.extend(lines.iter().map(|&l| Reply::status(l)));
     v.push(Reply::status("HELP"));
-    v.push(Reply::status("    Print this help."));
+    v.push(Reply::status("    Prints this help."));
     Reply::Array(v)
 }
