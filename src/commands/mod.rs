@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -339,6 +340,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         zsets::TABLE,
         lists::TABLE,
         blocking::TABLE,
+        pubsub::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -449,6 +451,9 @@ pub fn execute(
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) && shared.auth_required() {
         return rejected(CmdError::msg("NOAUTH Authentication required."));
+    }
+    if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args) {
+        return rejected(e);
     }
     client.note_command(spec.name);
     let view = if spec.has(flags::EXCLUSIVE) {
