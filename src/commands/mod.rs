@@ -452,7 +452,7 @@ pub fn execute(
     if !client.authenticated && !spec.has(flags::NO_AUTH) && shared.auth_required() {
         return rejected(CmdError::msg("NOAUTH Authentication required."));
     }
-    if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args) {
+    if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args, block) {
         return rejected(e);
     }
     client.note_command(spec.name);

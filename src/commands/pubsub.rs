@@ -124,13 +124,17 @@ const SUBSCRIBED_MODE_COMMANDS: &[&str] = &[
 /// Redis 7.0's subscribed-mode rule: a RESP2 client with any subscription may only run the
 /// commands above. The error names the command as Redis does (`client|list` for a subcommand).
 /// A request naming an unknown subcommand or with a wrong subcommand arity is let through, so
-/// it gets that error, as in Redis, where those checks come first.
+/// it gets that error, as in Redis, where those checks come first. Only requests from the
+/// connection are checked (`block` is [`BlockMode::Allow`]): commands that EXEC runs after a
+/// queued SUBSCRIBE run, as in Redis, where EXEC calls them without this check.
 pub(super) fn refuse_in_subscribed_mode(
     client: &Client,
     spec: &Spec,
     args: &Args<'_>,
+    block: BlockMode,
 ) -> Option<CmdError> {
     if client.resp3
+        || block != BlockMode::Allow
         || !client.pubsub.is_subscribed()
         || SUBSCRIBED_MODE_COMMANDS.contains(&spec.name)
     {

@@ -603,7 +603,7 @@ mod tests {
         assert!(!over_limit(&limit, 9, &mut since));
         assert!(since.is_none());
         assert!(!over_limit(&limit, 11, &mut since));
-        since = since.map(|t| t - std::time::Duration::from_secs(2));
+        since = since.and_then(|t| t.checked_sub(std::time::Duration::from_secs(2)));
         assert!(over_limit(&limit, 11, &mut since));
     }
 }
