@@ -68,8 +68,11 @@ impl Compression {
 /// limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutputBufferLimit {
+    /// Bytes at which the client is disconnected at once.
     pub hard: u64,
+    /// Bytes the client may stay at or above for `soft_seconds` only.
     pub soft: u64,
+    /// How long the soft limit may be exceeded, in whole seconds.
     pub soft_seconds: u64,
 }
 
@@ -77,9 +80,12 @@ pub struct OutputBufferLimit {
 /// limits, as in Redis).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputBufferLimits {
+    /// Clients that are neither replicas nor subscribers (not enforced: replies are written as
+    /// they are made).
     pub normal: OutputBufferLimit,
     /// Replicas (`replica` or `slave`); kept for compatibility, Basalt has no replication.
     pub replica: OutputBufferLimit,
+    /// Clients with pub/sub subscriptions.
     pub pubsub: OutputBufferLimit,
 }
 

@@ -16,6 +16,7 @@ const G: &str = "pubsub";
 const SUBSCRIBING: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
 const PUBLISHING: u32 = PUBSUB | LOADING | STALE | FAST;
 
+/// The pub/sub family's slice of the command table.
 pub(super) const TABLE: &[Spec] = &[
     Spec::new("subscribe", -2, SUBSCRIBING, Keys::NONE, subscribe)
         .group(G)
@@ -62,6 +63,7 @@ pub(super) const TABLE: &[Spec] = &[
 
 const SUB_FLAGS: u32 = PUBSUB | LOADING | STALE;
 
+/// PUBSUB's subcommands, for dispatch and COMMAND INFO/DOCS.
 pub(super) const PUBSUB_SUBS: &[Sub] = &[
     sub(
         "pubsub|help",
