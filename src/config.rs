@@ -63,6 +63,116 @@ impl Compression {
     }
 }
 
+/// One client class's `client-output-buffer-limit`: a client whose unsent output reaches `hard`
+/// bytes, or stays at `soft` bytes or more for over `soft_seconds`, is disconnected. 0 disables a
+/// limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputBufferLimit {
+    /// Bytes at which the client is disconnected at once.
+    pub hard: u64,
+    /// Bytes the client may stay at or above for `soft_seconds` only.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded, in whole seconds.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for every class Redis has (the `master` class takes the normal
+/// limits, as in Redis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    /// Clients that are neither replicas nor subscribers (not enforced: replies are written as
+    /// they are made).
+    pub normal: OutputBufferLimit,
+    /// Replicas (`replica` or `slave`); kept for compatibility, Basalt has no replication.
+    pub replica: OutputBufferLimit,
+    /// Clients with pub/sub subscriptions.
+    pub pubsub: OutputBufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    /// Redis's defaults: `normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        Self {
+            normal: OutputBufferLimit::default(),
+            replica: OutputBufferLimit {
+                hard: 256 * MB,
+                soft: 64 * MB,
+                soft_seconds: 60,
+            },
+            pubsub: OutputBufferLimit {
+                hard: 32 * MB,
+                soft: 8 * MB,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputBufferLimits {
+    /// Applies Redis's syntax: `<class> <hard> <soft> <soft-seconds>` groups, all or nothing;
+    /// classes not named keep their limits. The error is Redis's reason text.
+    fn apply(&mut self, value: &str) -> Result<(), String> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        // Checked in full before anything changes, so a bad group leaves every class as it was.
+        let mut parsed = Vec::with_capacity(words.len() / 4);
+        for group in words.chunks_exact(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "replica" | "slave" => 1,
+                "pubsub" => 2,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = parse_memory(group[1]).ok_or_else(bad)?;
+            let soft = parse_memory(group[2]).ok_or_else(bad)?;
+            // Redis keeps the seconds in a C int: a larger number wraps, a negative one is refused.
+            let secs = group[3].parse::<i64>().map_err(|_| bad())? as i32;
+            let soft_seconds = u64::try_from(secs).map_err(|_| bad())?;
+            parsed.push((
+                class,
+                OutputBufferLimit {
+                    hard,
+                    soft,
+                    soft_seconds,
+                },
+            ));
+        }
+        for (class, limit) in parsed {
+            *match class {
+                0 => &mut self.normal,
+                1 => &mut self.replica,
+                _ => &mut self.pubsub,
+            } = limit;
+        }
+        Ok(())
+    }
+
+    /// The CONFIG GET form: every class, in Redis's order and naming, sizes in bytes.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, l) in [
+            ("normal", &self.normal),
+            ("slave", &self.replica),
+            ("pubsub", &self.pubsub),
+        ] {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let _ = write!(out, "{name} {} {} {}", l.hard, l.soft, l.soft_seconds);
+        }
+        out
+    }
+}
+
 /// The server's configuration. Defaults follow Redis where Redis has the same knob.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -80,6 +190,8 @@ pub struct Config {
     pub fsync: FsyncMode,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
+    /// Limits on output not yet written to a client; enforced for pub/sub subscribers.
+    pub client_output_buffer_limit: OutputBufferLimits,
     pub tcp_keepalive: u64,
     pub block_cache_size: u64,
     pub write_buffer_size: u64,
@@ -105,6 +217,7 @@ impl Default for Config {
             fsync: FsyncMode::EverySec,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            client_output_buffer_limit: OutputBufferLimits::default(),
             tcp_keepalive: 300,
             block_cache_size: 256 * 1024 * 1024,
             write_buffer_size: 64 * 1024 * 1024,
@@ -149,6 +262,7 @@ pub const PARAMS: &[Param] = &[
     },
     p("proto-max-bulk-len", true),
     p("client-query-buffer-limit", true),
+    p("client-output-buffer-limit", true),
     p("tcp-keepalive", true),
     p("rocksdb-block-cache-size", false),
     p("rocksdb-write-buffer-size", false),
@@ -250,6 +364,7 @@ impl Config {
             "fsync" => self.fsync.as_str().to_string(),
             "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "client-output-buffer-limit" => self.client_output_buffer_limit.render(),
             "tcp-keepalive" => self.tcp_keepalive.to_string(),
             "rocksdb-block-cache-size" => self.block_cache_size.to_string(),
             "rocksdb-write-buffer-size" => self.write_buffer_size.to_string(),
@@ -317,6 +432,7 @@ impl Config {
             "client-query-buffer-limit" => {
                 self.client_query_buffer_limit = mem_at_least(value, 1 << 20)?
             }
+            "client-output-buffer-limit" => self.client_output_buffer_limit.apply(value)?,
             "tcp-keepalive" => self.tcp_keepalive = num(value)?,
             "rocksdb-block-cache-size" => self.block_cache_size = mem(value)?,
             "rocksdb-write-buffer-size" => {
@@ -493,6 +609,73 @@ mod tests {
         assert!(c.set("fsync", "sometimes").is_err());
         assert!(c.set("nope", "1").is_err());
         assert!(c.apply_file_text("port \"7000").is_err());
+    }
+
+    #[test]
+    fn output_buffer_limits_follow_redis_syntax() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.get("client-output-buffer-limit").as_deref(),
+            Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        );
+        c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
+            .unwrap();
+        c.set(
+            "client-output-buffer-limit",
+            "REPLICA 1k 2kb 3 normal 5 6 7",
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit").as_deref(),
+            Some("normal 5 6 7 slave 1000 2048 3 pubsub 1048576 0 0")
+        );
+        // Later groups win; an empty value changes nothing.
+        c.set("client-output-buffer-limit", "slave 1 2 3 slave 7 8 9")
+            .unwrap();
+        c.set("client-output-buffer-limit", "").unwrap();
+        assert_eq!(c.client_output_buffer_limit.replica.hard, 7);
+        let err = |v: &str| Config::default().set("client-output-buffer-limit", v);
+        assert_eq!(
+            err("pubsub 1mb 0"),
+            Err("Wrong number of arguments in buffer limit configuration.".into())
+        );
+        for class in ["master 1 0 0", "foo 1 0 0"] {
+            assert_eq!(
+                err(class),
+                Err("Invalid client class specified in buffer limit configuration.".into())
+            );
+        }
+        for bad in [
+            "pubsub x 0 0",
+            "pubsub -1 0 0",
+            "pubsub 1 0 -1",
+            "pubsub 1 0 1x",
+        ] {
+            assert_eq!(
+                err(bad),
+                Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into()
+                ),
+                "{bad}"
+            );
+        }
+        // All or nothing: the valid first group is not applied either.
+        let mut c = Config::default();
+        assert!(c
+            .set("client-output-buffer-limit", "pubsub 1 1 1 normal x 0 0")
+            .is_err());
+        assert_eq!(c.client_output_buffer_limit, OutputBufferLimits::default());
+        // A file may give one class per line, as redis.conf does.
+        let mut c = Config::default();
+        c.apply_file_text(
+            "client-output-buffer-limit pubsub 64mb 16mb 90\nclient-output-buffer-limit normal 1mb 0 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit").as_deref(),
+            Some("normal 1048576 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 90")
+        );
     }
 
     #[test]

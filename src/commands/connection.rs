@@ -1,4 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
+//!
+//! PING and RESET know about pub/sub: PING answers a subscribed RESP2 client with an array, RESET
+//! drops every subscription.
 
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
@@ -53,7 +56,18 @@ pub(super) const TABLE: &[Spec] = &[
     .doc("Resets the connection."),
 ];
 
-fn ping(_cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+fn ping(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::Arity("ping".into()));
+    }
+    // A subscribed RESP2 client reads everything as pub/sub arrays, so Redis answers it with one.
+    if !cx.client.resp3 && cx.client.pubsub.is_subscribed() {
+        let payload = args.opt(1).unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk(b"pong"),
+            Reply::bulk(payload),
+        ]));
+    }
     match args.len() {
         1 => Ok(Reply::status("PONG")),
         2 => Ok(Reply::bulk(args.get(1))),
@@ -186,6 +200,8 @@ fn hello(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
+    // Subscriptions end silently: no unsubscribe confirmations, as in Redis.
+    cx.shared.pubsub.forget(cx.client);
     let client = &mut *cx.client;
     client.multi = None;
     client.unwatch(&cx.shared.store);

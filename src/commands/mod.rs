@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -341,6 +342,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         lists::TABLE,
         blocking::TABLE,
         transactions::TABLE,
+        pubsub::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -450,6 +452,9 @@ pub fn execute(
             client,
             CmdError::msg("NOAUTH Authentication required."),
         );
+    }
+    if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args, block) {
+        return reject(shared, client, e);
     }
     if let Some(multi) = client.multi.as_mut() {
         if !transactions::runs_inside_multi(spec.name) {

@@ -31,6 +31,12 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// Verbatim text with a three-letter format (`txt`); a bulk string for RESP2.
     Verbatim(&'static str, String),
+    /// Out-of-band data such as a pub/sub message or subscription confirmation: a push frame
+    /// (`>`) for RESP3, an array for RESP2 (where pub/sub replies have always been arrays).
+    Push(Vec<Reply>),
+    /// Several replies to one command, sent back to back with no frame around them: SUBSCRIBE
+    /// confirms each of its channels separately, as Redis does.
+    Sequence(Vec<Reply>),
 }
 
 impl Reply {
@@ -108,6 +114,17 @@ impl Reply {
                 for (k, v) in pairs {
                     k.encode(out, resp3);
                     v.encode(out, resp3);
+                }
+            }
+            Reply::Push(items) => {
+                header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                for item in items {
+                    item.encode(out, resp3);
+                }
+            }
+            Reply::Sequence(replies) => {
+                for reply in replies {
+                    reply.encode(out, resp3);
                 }
             }
             Reply::Verbatim(format, text) => {
@@ -209,6 +226,11 @@ mod tests {
             "=6\r\ntxt:hi\r\n"
         );
         assert_eq!(enc(&Reply::Set(vec![Reply::Int(1)]), true), "~1\r\n:1\r\n");
+        let push = Reply::Push(vec![Reply::text("message"), Reply::Nil]);
+        assert_eq!(enc(&push, true), ">2\r\n$7\r\nmessage\r\n_\r\n");
+        assert_eq!(enc(&push, false), "*2\r\n$7\r\nmessage\r\n$-1\r\n");
+        let seq = Reply::Sequence(vec![Reply::Int(1), Reply::Ok]);
+        assert_eq!(enc(&seq, false), ":1\r\n+OK\r\n");
     }
 
     #[test]

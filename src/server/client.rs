@@ -39,6 +39,8 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// Subscription counts and messages waiting to be written (pub/sub).
+    pub pubsub: super::pubsub::Mailbox,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -101,6 +103,8 @@ pub struct Client {
     /// Selected logical database.
     pub db: usize,
     pub resp3: bool,
+    /// Channels, patterns and shard channels this connection is subscribed to.
+    pub pubsub: super::pubsub::Subscriptions,
     pub authenticated: bool,
     /// Close the connection once this pass's replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
@@ -116,6 +120,7 @@ impl Client {
             info,
             db: 0,
             resp3: false,
+            pubsub: Default::default(),
             authenticated,
             close_after_reply: false,
             reply_mode: ReplyMode::On,
@@ -210,6 +215,7 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            pubsub: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
@@ -243,10 +249,15 @@ impl Clients {
     /// Closes clients idle for at least `secs` seconds (the `timeout` setting); returns how many.
     pub fn reap_idle(&self, secs: u64) -> usize {
         let map = self.map.lock();
-        // A blocked client waits on its command's own timeout, as in Redis.
+        // A blocked client waits on its command's own timeout, and a subscriber waits for
+        // messages, as in Redis.
         let idle: Vec<_> = map
             .values()
-            .filter(|c| c.idle_secs() >= secs && !c.blocked.load(Ordering::Relaxed))
+            .filter(|c| {
+                c.idle_secs() >= secs
+                    && !c.blocked.load(Ordering::Relaxed)
+                    && !c.pubsub.is_subscribed()
+            })
             .collect();
         for c in &idle {
             c.kill();

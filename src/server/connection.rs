@@ -6,6 +6,7 @@
 //! therefore costs one read, one flush and one write.
 
 use super::blocking::{self, Waiter};
+use super::pubsub;
 use super::{Client, ReplyMode, Shared};
 use crate::commands::{self, Args, Outcome};
 use crate::protocol::reply::error_line;
@@ -64,6 +65,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         tracing::debug!(client = id, error = %e, "connection closed with an error");
     }
     client.unwatch(&shared.store);
+    shared.pubsub.forget(&mut client);
     shared.clients.unregister(id);
 }
 
@@ -87,6 +89,13 @@ async fn serve_client(
             let n = tokio::select! {
                 r = read => r?,
                 _ = info.killed() => return Ok(()),
+                // Messages reach a subscriber that sends nothing.
+                _ = pubsub::pending(&info) => {
+                    if !pubsub::write_pending(shared, stream, &info).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
             };
             if n == 0 {
                 return Ok(());
@@ -211,6 +220,12 @@ async fn wait_blocked(
             _ = waiter.changed() => {}
             _ = sleep => timed_out = true,
             _ = info.killed(), if !gone => gone = true,
+            // A RESP3 subscriber gets its messages while blocked.
+            _ = pubsub::pending(&info), if !gone => {
+                if !matches!(pubsub::write_pending(shared, stream, &info).await, Ok(true)) {
+                    gone = true;
+                }
+            }
             r = stream.read_buf(buf), if !gone => match r {
                 Ok(0) | Err(_) => gone = true,
                 Ok(n) => {
@@ -262,6 +277,7 @@ fn run_pass(
                     ArgSource::Inline => parser.inline_bytes(),
                 };
                 let args = Args::new(base, parser.args());
+                pubsub::deliver_queued(client, out);
                 let outcome = commands::dispatch(shared, client, &args);
                 off += consumed;
                 // Clients blocked on keys this command wrote are served before it replies.
@@ -269,7 +285,10 @@ fn run_pass(
                     blocking::serve_ready(shared);
                 }
                 match outcome {
-                    Outcome::Reply(reply) => emit(client, reply, out),
+                    Outcome::Reply(reply) => {
+                        pubsub::deliver_own(client, out);
+                        emit(client, reply, out)
+                    }
                     Outcome::Blocked(waiter) => {
                         return Pass {
                             consumed: off,

@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod pubsub;
 
 pub use client::{Client, ClientInfo, Clients, ReplyMode};
 
@@ -86,6 +87,8 @@ pub struct Shared {
     pub scan_cursors: crate::types::keyspace::ScanCursors,
     /// Clients blocked in BLPOP and friends.
     pub blocking: blocking::Blocking,
+    /// Pub/sub subscriptions and message delivery.
+    pub pubsub: pubsub::Hub,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -193,6 +196,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         bgsave_running: AtomicBool::new(false),
         scan_cursors: Default::default(),
         blocking: Default::default(),
+        pubsub: Default::default(),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),

@@ -14,6 +14,8 @@
 //!   malformed RESP, AUTH).
 //! - `admin`, `concurrency`, `lists`: server commands, concurrent read-modify-writes, lists.
 //! - `blocking`: BLPOP and friends with several clients (order, wake-ups, timeouts, cleanup).
+//! - `pubsub`: SUBSCRIBE/PUBLISH and friends with several clients over RESP2 and RESP3, output
+//!   buffer limits for slow subscribers, and a transcript compared with redis-server.
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
 
@@ -29,5 +31,6 @@ mod diff_zsets;
 mod differential;
 mod harness;
 mod lists;
+mod pubsub;
 mod smoke;
 mod transactions;

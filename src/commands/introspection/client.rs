@@ -1,6 +1,7 @@
 //! CLIENT and its subcommands.
 
 use super::*;
+use crate::server::pubsub::Kind;
 
 pub(super) const CLIENT_SUBS: &[Sub] = &[
     sub(
@@ -120,8 +121,13 @@ struct ClientLine<'a> {
     idle: u64,
     flags: &'a str,
     db: usize,
+    /// Subscriptions: channels, patterns, shard channels.
+    subs: [usize; 3],
     qbuf: usize,
     argv_mem: usize,
+    /// Pub/sub messages queued and not yet written, and their bytes.
+    oll: usize,
+    omem: usize,
     cmd: &'a str,
     resp: u8,
     lib_name: &'a str,
@@ -134,11 +140,11 @@ struct ClientLine<'a> {
 fn format_client_line(l: &ClientLine<'_>) -> String {
     let rbs = READ_BUFFER.max(l.qbuf);
     let qbuf_free = rbs - l.qbuf;
-    // Read buffer plus reply buffer plus the current arguments.
-    let tot_mem = 2 * READ_BUFFER + l.argv_mem;
+    // Read buffer plus reply buffer plus the current arguments plus queued messages.
+    let tot_mem = 2 * READ_BUFFER + l.argv_mem + l.omem;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-         multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
+         multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
          tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         l.id,
         l.addr,
@@ -149,11 +155,16 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
         l.idle,
         l.flags,
         l.db,
+        l.subs[0],
+        l.subs[1],
+        l.subs[2],
         l.qbuf,
         qbuf_free,
         l.argv_mem,
         rbs,
         l.qbuf,
+        l.oll,
+        l.omem,
         tot_mem,
         l.cmd,
         l.resp,
@@ -165,6 +176,9 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
 /// The `flags=` letters Redis would show, from what Basalt tracks.
 fn client_flags(info: &ClientInfo) -> String {
     let mut f = String::new();
+    if info.pubsub.is_subscribed() {
+        f.push('P');
+    }
     if info.is_killed() {
         f.push('A');
     }
@@ -190,6 +204,7 @@ fn client_line(info: &ClientInfo, argv_mem: usize) -> String {
     let lib_ver = info.lib_ver.lock().clone().unwrap_or_default();
     let cmd: &str = *info.last_cmd.lock();
     let flags = client_flags(info);
+    let (oll, omem) = info.pubsub.backlog();
     format_client_line(&ClientLine {
         id: info.id,
         addr: &info.addr,
@@ -199,8 +214,11 @@ fn client_line(info: &ClientInfo, argv_mem: usize) -> String {
         idle: info.idle_secs(),
         flags: &flags,
         db: info.db.load(Ordering::Relaxed),
+        subs: [Kind::Channel, Kind::Pattern, Kind::Shard].map(|k| info.pubsub.count(k)),
         qbuf: info.query_buf.load(Ordering::Relaxed),
         argv_mem,
+        oll,
+        omem,
         cmd,
         resp: info.resp.load(Ordering::Relaxed),
         lib_name: &lib_name,
@@ -235,10 +253,14 @@ fn client_type(name: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// Every connection is a normal client as far as this registry knows (no replication; pub/sub
-/// state is not published in [`ClientInfo`]).
-fn type_of(_info: &ClientInfo) -> ClientType {
-    ClientType::Normal
+/// A client with subscriptions is a pub/sub client, as in Redis; every other one is normal
+/// (no replication).
+fn type_of(info: &ClientInfo) -> ClientType {
+    if info.pubsub.is_subscribed() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn client_id(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
@@ -567,8 +589,11 @@ mod tests {
             idle: 1,
             flags: "N",
             db: 2,
+            subs: [1, 2, 3],
             qbuf: 26,
             argv_mem: 10,
+            oll: 4,
+            omem: 100,
             cmd: "client|list",
             resp: 3,
             lib_name: "redis-py",
@@ -578,8 +603,8 @@ mod tests {
         assert_eq!(
             line,
             "id=3 addr=127.0.0.1:39008 laddr=127.0.0.1:7779 fd=9 name= age=5 idle=1 flags=N db=2 \
-             sub=0 psub=0 ssub=0 multi=-1 qbuf=26 qbuf-free=16358 argv-mem=10 multi-mem=0 \
-             rbs=16384 rbp=26 obl=0 oll=0 omem=0 tot-mem=32778 events=r cmd=client|list \
+             sub=1 psub=2 ssub=3 multi=-1 qbuf=26 qbuf-free=16358 argv-mem=10 multi-mem=0 \
+             rbs=16384 rbp=26 obl=0 oll=4 omem=100 tot-mem=32878 events=r cmd=client|list \
              user=default redir=-1 resp=3 lib-name=redis-py lib-ver=5.0"
         );
         let fields: Vec<&str> = line

@@ -171,6 +171,10 @@ fn group_category(group: &str) -> u32 {
 
 /// Categories Redis assigns explicitly beyond what flags and group imply: (added, removed).
 fn category_overrides(name: &str) -> (u32, u32) {
+    // PUBSUB HELP is only @slow, unlike its siblings.
+    if name == "pubsub|help" {
+        return (0, cat("pubsub"));
+    }
     let base = name.split('|').next().unwrap_or(name);
     match base {
         "sort" | "sort_ro" => (
@@ -230,7 +234,10 @@ fn categories(d: &Desc) -> Vec<&'static str> {
 
 /// Key access flags for key specs and GETKEYSANDFLAGS (an approximation from the command flags).
 fn key_flags(flags: u32) -> &'static [&'static str] {
-    if flags & WRITE != 0 {
+    // Shard channels sit at key positions for cluster routing but are not keys.
+    if flags & PUBSUB != 0 {
+        &["not_key"]
+    } else if flags & WRITE != 0 {
         &["RW", "access", "update"]
     } else {
         &["RO", "access"]
@@ -457,7 +464,8 @@ fn getkeys_positions(args: &Args<'_>) -> Result<(Desc, Vec<usize>), CmdError> {
         let sub = find_sub(subs, argv[1]).ok_or_else(invalid)?;
         d = Desc::of_sub(spec, sub);
     }
-    if d.keys.first <= 0 {
+    // Shard channels are `not_key` positions, which Redis leaves out of GETKEYS.
+    if d.keys.first <= 0 || d.flags & PUBSUB != 0 {
         return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     if !crate::commands::arity_matches(d.arity, argv.len()) {

@@ -1,6 +1,7 @@
 //! INFO: the sections Redis reports, plus a RocksDB section.
 
 use super::*;
+use crate::server::pubsub::Kind;
 
 /// INFO sections in output order: (name, title, in the default set).
 const SECTIONS: &[(&str, &str, bool)] = &[
@@ -303,6 +304,9 @@ fn info_stats(cx: &Context<'_>) -> Fields {
         f("expired_keys", load(&cx.shared.store.expired_keys)),
         f("evicted_keys", 0),
         f("evicted_clients", 0),
+        f("pubsub_channels", cx.shared.pubsub.len(Kind::Channel)),
+        f("pubsub_patterns", cx.shared.pubsub.len(Kind::Pattern)),
+        f("pubsubshard_channels", cx.shared.pubsub.len(Kind::Shard)),
         f("total_error_replies", load(&s.error_replies)),
     ]
 }

@@ -44,7 +44,7 @@ pub(super) const TABLE: &[Spec] = &[
 ];
 
 /// One subcommand of a container command.
-struct Sub {
+pub(in crate::commands) struct Sub {
     /// Full lowercase name, `container|sub`, as Redis reports it.
     name: &'static str,
     /// Redis's convention, counting every argument including the container's name.
@@ -54,7 +54,7 @@ struct Sub {
     handler: Handler,
 }
 
-const fn sub(
+pub(in crate::commands) const fn sub(
     name: &'static str,
     arity: i32,
     flags: u32,
@@ -86,6 +86,7 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "config" => CONFIG_SUBS,
         "command" => COMMAND_SUBS,
         "client" => CLIENT_SUBS,
+        "pubsub" => super::pubsub::PUBSUB_SUBS,
         _ => &[],
     }
 }
@@ -95,8 +96,24 @@ fn find_sub(subs: &'static [Sub], name: &[u8]) -> Option<&'static Sub> {
         .find(|s| s.short().as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// Whether a command is a container whose subcommands are listed here (CONFIG, CLIENT, ...).
+pub(in crate::commands) fn is_container(spec: &Spec) -> bool {
+    !subcommands_of(spec.name).is_empty()
+}
+
+/// The full name (`container|sub`) of the subcommand a request runs, if `spec` is a container
+/// and argument 1 names one of its subcommands with a valid number of arguments.
+pub(in crate::commands) fn subcommand_name(spec: &Spec, args: &Args<'_>) -> Option<&'static str> {
+    let sub = find_sub(subcommands_of(spec.name), args.opt(1)?)?;
+    super::arity_matches(sub.arity, args.len()).then_some(sub.name)
+}
+
 /// Runs the subcommand named by argument 1, after Redis's checks: known, then arity.
-fn run_sub(cx: &mut Context<'_>, args: &Args<'_>, subs: &'static [Sub]) -> CmdResult {
+pub(in crate::commands) fn run_sub(
+    cx: &mut Context<'_>,
+    args: &Args<'_>,
+    subs: &'static [Sub],
+) -> CmdResult {
     let Some(sub) = args.opt(1).and_then(|n| find_sub(subs, n)) else {
         return Err(crate::commands::unknown_subcommand(args));
     };
@@ -109,11 +126,11 @@ fn run_sub(cx: &mut Context<'_>, args: &Args<'_>, subs: &'static [Sub]) -> CmdRe
 }
 
 /// Redis's HELP reply: a title line, then the given lines, then HELP itself; all status replies.
-fn help_reply(title: &'static str, lines: &[&'static str]) -> Reply {
+pub(in crate::commands) fn help_reply(title: &'static str, lines: &[&'static str]) -> Reply {
     let mut v = Vec::with_capacity(lines.len() + 3);
     v.push(Reply::status(title));
     v.extend(lines.iter().map(|&l| Reply::status(l)));
     v.push(Reply::status("HELP"));
-    v.push(Reply::status("    Print this help."));
+    v.push(Reply::status("    Prints this help."));
     Reply::Array(v)
 }
