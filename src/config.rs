@@ -199,6 +199,9 @@ pub struct Config {
     pub max_background_jobs: u32,
     /// Where the configuration was loaded from, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
+    /// `rename-command old new` lines of the config file, in order; an empty new name disables
+    /// the command.
+    pub renamed_commands: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -224,6 +227,7 @@ impl Default for Config {
             compression: Compression::Lz4,
             max_background_jobs: 2,
             config_file: None,
+            renamed_commands: Vec::new(),
         }
     }
 }
@@ -473,6 +477,19 @@ impl Config {
             let Some((name, values)) = words.split_first() else {
                 continue;
             };
+            // Only in the file, as in Redis: a rename is fixed for the server's lifetime.
+            if name.eq_ignore_ascii_case("rename-command") {
+                let [old, new] = values else {
+                    return Err(format!(
+                        "line {}: '{}': rename-command takes a command and its new name",
+                        lineno + 1,
+                        line
+                    ));
+                };
+                self.renamed_commands
+                    .push((old.to_ascii_lowercase(), new.clone()));
+                continue;
+            }
             let value = values.join(" ");
             self.set(name, &value)
                 .map_err(|e| format!("line {}: '{}': {}", lineno + 1, line, e))?;

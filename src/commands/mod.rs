@@ -385,6 +385,54 @@ impl Table {
     }
 }
 
+/// The names commands answer to on this server: the table's, changed by the config file's
+/// `rename-command` lines (to hide dangerous commands or give them a secret name).
+#[derive(Default)]
+pub struct Names {
+    /// Original names no longer callable.
+    hidden: std::collections::HashSet<&'static str>,
+    /// New lowercase name -> command.
+    renamed: HashMap<Vec<u8>, &'static Spec>,
+}
+
+impl Names {
+    /// Applies `rename-command old new` pairs (an empty new name disables the command).
+    pub fn new(renames: &[(String, String)]) -> Result<Names, String> {
+        let mut names = Names::default();
+        for (old, new) in renames {
+            let spec = Table::get()
+                .lookup(old.as_bytes())
+                .filter(|s| !names.hidden.contains(s.name))
+                .ok_or_else(|| format!("No such command in rename-command: {old}"))?;
+            names.hidden.insert(spec.name);
+            if !new.is_empty() {
+                let new = new.to_ascii_lowercase().into_bytes();
+                if Table::get().lookup(&new).is_some() || names.renamed.contains_key(&new) {
+                    return Err(format!(
+                        "Target command name already exists: {}",
+                        String::from_utf8_lossy(&new)
+                    ));
+                }
+                names.renamed.insert(new, spec);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The command `name` calls, case-insensitively; one emptiness check when nothing is renamed.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Spec> {
+        if self.hidden.is_empty() {
+            return Table::get().lookup(name);
+        }
+        if let Some(spec) = self.renamed.get(&name.to_ascii_lowercase()) {
+            return Some(spec);
+        }
+        Table::get()
+            .lookup(name)
+            .filter(|s| !self.hidden.contains(s.name))
+    }
+}
+
 /// Redis's reply to an unknown command: the name and up to 128 characters of its arguments.
 pub fn unknown_command(args: &Args<'_>) -> CmdError {
     let mut listed = String::new();
@@ -439,8 +487,7 @@ pub fn execute(
     args: &Args<'_>,
     block: BlockMode,
 ) -> Outcome {
-    let table = Table::get();
-    let Some(spec) = table.lookup(args.get(0)) else {
+    let Some(spec) = shared.names.lookup(args.get(0)) else {
         return reject(shared, client, unknown_command(args));
     };
     if !spec.arity_ok(args.len()) {
@@ -514,7 +561,7 @@ fn finish(shared: &Shared, spec: &Spec, result: CmdResult) -> Reply {
 /// Runs a command queued by MULTI inside EXEC, on EXEC's (exclusive) view. Blocking commands
 /// reply as if they timed out, as in Redis.
 pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
-    let Some(spec) = Table::get().lookup(args.get(0)) else {
+    let Some(spec) = cx.shared.names.lookup(args.get(0)) else {
         return error_reply(unknown_command(args));
     };
     cx.client.note_command(spec.name);

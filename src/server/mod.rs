@@ -29,6 +29,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Server-wide counters for INFO stats.
@@ -87,6 +89,8 @@ pub struct Shared {
     pub scan_cursors: crate::types::keyspace::ScanCursors,
     /// Clients blocked in BLPOP and friends.
     pub blocking: blocking::Blocking,
+    /// Command names after the config file's `rename-command` lines.
+    pub names: crate::commands::Names,
     /// Pub/sub subscriptions and message delivery.
     pub pubsub: pubsub::Hub,
     shutting_down: AtomicBool,
@@ -157,6 +161,8 @@ impl Running {
 
 /// Opens the store and binds the listeners, without serving yet.
 pub async fn start(config: Config) -> Result<Running, ServerError> {
+    let names =
+        crate::commands::Names::new(&config.renamed_commands).map_err(ServerError::Config)?;
     let store = Store::open(&config)?;
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
@@ -196,6 +202,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         bgsave_running: AtomicBool::new(false),
         scan_cursors: Default::default(),
         blocking: Default::default(),
+        names,
         pubsub: Default::default(),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),

@@ -2600,3 +2600,67 @@ fn error_texts_match_redis_7_0() {
     failures.extend(run_steps("basalt", &mut c, steps));
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// `rename-command` in the config file: a command renamed to "" is gone, one renamed to a
+/// secret name answers only to it (inside MULTI too), and the rename survives CONFIG REWRITE.
+#[test]
+fn rename_command_hides_or_renames_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("basalt.conf");
+    std::fs::write(
+        &path,
+        "rename-command FLUSHALL \"\"\nrename-command config Secret-Config\n",
+    )
+    .unwrap();
+    let path_s = path.to_string_lossy().into_owned();
+    let srv = Server::start_with(&["--config", &path_s]);
+    let mut c = srv.client();
+    assert_eq!(
+        cmd(&mut c, &["FLUSHALL"]).error_text(),
+        Some("ERR unknown command 'FLUSHALL', with args beginning with: ")
+    );
+    assert!(cmd(&mut c, &["CONFIG", "GET", "port"]).is_error());
+    assert_eq!(
+        cmd(&mut c, &["secret-config", "GET", "timeout"]),
+        bulks(&["timeout", "0"])
+    );
+    cmd(&mut c, &["MULTI"]);
+    assert_eq!(
+        cmd(&mut c, &["SECRET-CONFIG", "GET", "timeout"]),
+        Reply::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        cmd(&mut c, &["EXEC"]),
+        Reply::Array(vec![bulks(&["timeout", "0"])])
+    );
+    assert_eq!(cmd(&mut c, &["SECRET-CONFIG", "REWRITE"]), Reply::ok());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("rename-command config Secret-Config"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rename_command_of_an_unknown_command_stops_startup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("basalt.conf");
+    std::fs::write(&path, "rename-command nosuchcommand x\n").unwrap();
+    let port = crate::harness::free_port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_basalt"))
+        .args([
+            "--config",
+            &path.to_string_lossy(),
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--dir", &tmp.path().join("d").to_string_lossy()])
+        .output()
+        .expect("run basalt");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("No such command in rename-command: nosuchcommand"),
+        "{err}"
+    );
+}
