@@ -91,30 +91,29 @@ fn select(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     Ok(Reply::Ok)
 }
 
-/// Checks a username/password pair against the single `default` user.
+/// Checks a username/password pair against the ACL users; on success the client becomes that
+/// user, on failure the attempt goes to the ACL log.
 fn check_password(cx: &mut Context<'_>, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
-    let ok = {
-        let cfg = cx.shared.config.read();
-        user == b"default"
-            && match &cfg.requirepass {
-                Some(p) => constant_time_eq(p.as_bytes(), pass),
-                // With no password the default user accepts any.
-                None => true,
-            }
-    };
-    if ok {
-        cx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(CmdError::msg(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
+    match cx.shared.acl.authenticate(user, pass) {
+        Some(u) => {
+            cx.client.set_user(u);
+            cx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            let line = super::introspection::client_line_of(&cx.client.info);
+            cx.shared.acl.log(
+                "auth",
+                "toplevel",
+                "AUTH".into(),
+                String::from_utf8_lossy(user).into_owned(),
+                line,
+            );
+            Err(CmdError::msg(
+                "WRONGPASS invalid username-password pair or user is disabled.",
+            ))
+        }
     }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn auth(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -205,6 +204,7 @@ fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     let client = &mut *cx.client;
     client.multi = None;
     client.unwatch(&cx.shared.store);
+    client.set_user(std::sync::Arc::clone(&cx.shared.acl.default));
     client.select(0);
     client.set_resp(2);
     client.reply_mode = ReplyMode::On;

@@ -4,6 +4,7 @@
 //! for every command: name, arity, flags, key positions and handler. Dispatch, the arity error,
 //! authentication checks and COMMAND INFO/COUNT/LIST/GETKEYS all read it.
 
+pub mod acl;
 pub mod args;
 pub mod blocking;
 pub mod connection;
@@ -342,6 +343,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         lists::TABLE,
         blocking::TABLE,
         transactions::TABLE,
+        acl::TABLE,
         pubsub::TABLE,
     ]
     .into_iter()
@@ -433,6 +435,27 @@ impl Names {
     }
 }
 
+/// Positions of a request's keys: the table's (first, last, step), or for commands whose keys
+/// follow a `numkeys` argument, those (plus a STORE command's destination).
+pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
+    if !spec.has(flags::MOVABLEKEYS) {
+        return spec.keys.positions(args.len()).collect();
+    }
+    let (dest, numkeys_at) = match spec.name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => (Some(1), 2),
+        "blmpop" | "bzmpop" => (None, 2),
+        _ => (None, 1),
+    };
+    let n = args
+        .opt(numkeys_at)
+        .and_then(crate::util::num::parse_i64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let first = numkeys_at + 1;
+    let end = first.saturating_add(n).min(args.len());
+    dest.into_iter().chain(first..end).collect()
+}
+
 /// Redis's reply to an unknown command: the name and up to 128 characters of its arguments.
 pub fn unknown_command(args: &Args<'_>) -> CmdError {
     let mut listed = String::new();
@@ -500,6 +523,13 @@ pub fn execute(
             CmdError::msg("NOAUTH Authentication required."),
         );
     }
+    client.note_command(spec.name);
+    // A re-run blocked command was checked when it blocked.
+    if block != BlockMode::Serve {
+        if let Err(e) = acl::check(shared, client, spec, args) {
+            return reject(shared, client, e);
+        }
+    }
     if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args, block) {
         return reject(shared, client, e);
     }
@@ -513,7 +543,6 @@ pub fn execute(
             return Outcome::Reply(Reply::status("QUEUED"));
         }
     }
-    client.note_command(spec.name);
     let view = if spec.has(flags::EXCLUSIVE) {
         shared.store.view_exclusive()
     } else {

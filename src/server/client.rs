@@ -39,6 +39,8 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// The ACL user the client authenticated as (CLIENT LIST `user=`, CLIENT KILL USER).
+    pub user: Mutex<String>,
     /// Subscription counts and messages waiting to be written (pub/sub).
     pub pubsub: super::pubsub::Mailbox,
     killed: AtomicBool,
@@ -112,6 +114,8 @@ pub struct Client {
     /// Between MULTI and EXEC/DISCARD.
     pub multi: Option<Multi>,
     pub watching: Watching,
+    /// The ACL user; None is the default user.
+    pub user: Option<Arc<super::acl::User>>,
 }
 
 impl Client {
@@ -126,6 +130,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             multi: None,
             watching: Watching::default(),
+            user: None,
         }
     }
 
@@ -150,6 +155,12 @@ impl Client {
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    /// Switches to an ACL user (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, user: Arc<super::acl::User>) {
+        *self.info.user.lock() = user.name.clone();
+        self.user = (user.name != "default").then_some(user);
     }
 
     /// Forgets every watched key (UNWATCH, EXEC, DISCARD, RESET, disconnect).
@@ -215,6 +226,7 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            user: Mutex::new("default".into()),
             pubsub: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),

@@ -36,7 +36,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         let cfg = shared.config.read();
         (
             cfg.maxclients as usize,
-            cfg.protected_mode && cfg.requirepass.is_none(),
+            cfg.protected_mode && !shared.auth_required(),
         )
     };
     if protected && !peer.ip().is_loopback() {
@@ -109,7 +109,7 @@ async fn serve_client(
                 Limits {
                     max_bulk_len: cfg.proto_max_bulk_len,
                     // Without a password every client is as good as authenticated.
-                    authenticated: client.authenticated || cfg.requirepass.is_none(),
+                    authenticated: client.authenticated || !shared.auth_required(),
                 },
                 cfg.client_query_buffer_limit as usize,
             )

@@ -1,5 +1,6 @@
 //! The network server: listeners, shared state, background maintenance and shutdown.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod connection;
@@ -93,6 +94,10 @@ pub struct Shared {
     pub names: crate::commands::Names,
     /// Pub/sub subscriptions and message delivery.
     pub pubsub: pubsub::Hub,
+    /// ACL users and log.
+    pub acl: acl::Acl,
+    /// The requirepass the default user's password last came from.
+    requirepass: parking_lot::Mutex<Option<String>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -107,9 +112,22 @@ impl Shared {
     /// Re-reads settings that are cached outside the config lock; call after CONFIG SET.
     pub fn config_changed(&self) {
         let cfg = self.config.read();
-        self.auth_required
-            .store(cfg.requirepass.is_some(), Ordering::Relaxed);
+        // Only a change of requirepass resets the default user's password (an ACL SETUSER of
+        // the default user stays otherwise).
+        let mut last = self.requirepass.lock();
+        if *last != cfg.requirepass {
+            self.acl.set_requirepass(cfg.requirepass.as_deref());
+            last.clone_from(&cfg.requirepass);
+        }
+        drop(last);
+        self.acl_changed();
         self.store.wal().set_mode(cfg.fsync);
+    }
+
+    /// Re-reads whether new connections must authenticate; call after ACL changes.
+    pub fn acl_changed(&self) {
+        self.auth_required
+            .store(self.acl.auth_required(), Ordering::Relaxed);
     }
 
     /// Starts an orderly shutdown.
@@ -188,7 +206,9 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             Err(source) => return Err(ServerError::Bind { addr, source }),
         }
     }
-    let auth_required = config.requirepass.is_some();
+    let acl = acl::Acl::new(config.requirepass.as_deref());
+    let requirepass = parking_lot::Mutex::new(config.requirepass.clone());
+    let auth_required = acl.auth_required();
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -207,6 +227,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
+        acl,
+        requirepass,
     });
     Ok(Running { shared, listeners })
 }

@@ -19,6 +19,7 @@
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
 
+mod acl;
 mod admin;
 mod big_delete;
 mod blocking;

@@ -129,6 +129,7 @@ struct ClientLine<'a> {
     oll: usize,
     omem: usize,
     cmd: &'a str,
+    user: &'a str,
     resp: u8,
     lib_name: &'a str,
     lib_ver: &'a str,
@@ -145,7 +146,7 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
-         tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         l.id,
         l.addr,
         l.laddr,
@@ -167,6 +168,7 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
         l.omem,
         tot_mem,
         l.cmd,
+        l.user,
         l.resp,
         l.lib_name,
         l.lib_ver,
@@ -198,11 +200,17 @@ fn client_flags(info: &ClientInfo) -> String {
 }
 
 /// The CLIENT LIST line of a client; `argv_mem` is the size of the command it is running.
+/// A client's CLIENT LIST line outside of a command on it (ACL LOG's client-info).
+pub(in crate::commands) fn client_line_of(info: &ClientInfo) -> String {
+    client_line(info, 0)
+}
+
 fn client_line(info: &ClientInfo, argv_mem: usize) -> String {
     let name = info.name.lock().clone().unwrap_or_default();
     let lib_name = info.lib_name.lock().clone().unwrap_or_default();
     let lib_ver = info.lib_ver.lock().clone().unwrap_or_default();
     let cmd: &str = *info.last_cmd.lock();
+    let user = info.user.lock().clone();
     let flags = client_flags(info);
     let (oll, omem) = info.pubsub.backlog();
     format_client_line(&ClientLine {
@@ -220,6 +228,7 @@ fn client_line(info: &ClientInfo, argv_mem: usize) -> String {
         oll,
         omem,
         cmd,
+        user: &user,
         resp: info.resp.load(Ordering::Relaxed),
         lib_name: &lib_name,
         lib_ver: &lib_ver,
@@ -342,11 +351,12 @@ struct KillFilter {
     laddr: Option<String>,
     id: Option<u64>,
     kind: Option<ClientType>,
+    user: Option<String>,
     skipme: bool,
 }
 
 /// Parses the new form of CLIENT KILL: option/value pairs from argument 2.
-fn parse_kill_filter(args: &Args<'_>) -> Result<KillFilter, CmdError> {
+fn parse_kill_filter(cx: &Context<'_>, args: &Args<'_>) -> Result<KillFilter, CmdError> {
     let mut f = KillFilter {
         skipme: true,
         ..KillFilter::default()
@@ -371,12 +381,11 @@ fn parse_kill_filter(args: &Args<'_>) -> Result<KillFilter, CmdError> {
         } else if args.is(i, "laddr") {
             f.laddr = Some(args.text(i + 1));
         } else if args.is(i, "user") {
-            if value != b"default" {
-                return Err(CmdError::msg(format!(
-                    "ERR No such user '{}'",
-                    args.text(i + 1)
-                )));
+            let name = args.text(i + 1);
+            if cx.shared.acl.get(&name).is_none() {
+                return Err(CmdError::msg(format!("ERR No such user '{name}'")));
             }
+            f.user = Some(name);
         } else if args.is(i, "skipme") {
             f.skipme = if value.eq_ignore_ascii_case(b"yes") {
                 true
@@ -403,7 +412,7 @@ fn client_kill(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
             ..KillFilter::default()
         }
     } else {
-        parse_kill_filter(args)?
+        parse_kill_filter(cx, args)?
     };
     let me = cx.client.id();
     let mut killed = 0i64;
@@ -413,6 +422,10 @@ fn client_kill(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
             || filter.laddr.as_ref().is_some_and(|a| *a != info.laddr)
             || filter.id.is_some_and(|id| id != info.id)
             || filter.kind.is_some_and(|k| k != type_of(&info))
+            || filter
+                .user
+                .as_ref()
+                .is_some_and(|u| *u != *info.user.lock())
             || (filter.skipme && info.id == me)
         {
             continue;
@@ -594,6 +607,7 @@ mod tests {
             argv_mem: 10,
             oll: 4,
             omem: 100,
+            user: "default",
             cmd: "client|list",
             resp: 3,
             lib_name: "redis-py",

@@ -232,6 +232,28 @@ fn categories(d: &Desc) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every category name without its `@`, in Redis's order (ACL CAT).
+pub(crate) fn acl_category_names() -> impl Iterator<Item = &'static str> {
+    CATEGORIES.iter().map(|c| &c[1..])
+}
+
+/// Every command and subcommand (full `container|sub` names) with its categories (without `@`):
+/// what ACL rules select from.
+pub(crate) fn acl_catalog() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    for spec in sorted_specs() {
+        let d = Desc::of(spec);
+        out.push((d.name, categories(&d).iter().map(|c| &c[1..]).collect()));
+        for child in d.children(spec) {
+            out.push((
+                child.name,
+                categories(&child).iter().map(|c| &c[1..]).collect(),
+            ));
+        }
+    }
+    out
+}
+
 /// Key access flags for key specs and GETKEYSANDFLAGS (an approximation from the command flags).
 fn key_flags(flags: u32) -> &'static [&'static str] {
     // Shard channels sit at key positions for cluster routing but are not keys.

@@ -7,6 +7,9 @@
 
 mod client;
 mod command;
+
+pub(in crate::commands) use client::client_line_of;
+pub(crate) use command::{acl_catalog, acl_category_names};
 mod config;
 mod info;
 
@@ -87,6 +90,7 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "command" => COMMAND_SUBS,
         "client" => CLIENT_SUBS,
         "pubsub" => super::pubsub::PUBSUB_SUBS,
+        "acl" => super::acl::ACL_SUBS,
         _ => &[],
     }
 }
