@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Basalt needs on a Debian/Ubuntu machine, skipping what is
 # already there: libclang (rust-rocksdb's bindgen), a C++ compiler (RocksDB), and redis-server /
-# redis-tools (the differential tests and the benchmark compare against real Redis).
+# redis-tools (the differential tests and the benchmark compare against real Redis), and
+# python3-redis (redis-py, driven against Basalt by tests/it/redis_py.rs).
 set -euo pipefail
 
 need=()
@@ -9,6 +10,7 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
+dpkg -s python3-redis >/dev/null 2>&1 || need+=(python3-redis)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

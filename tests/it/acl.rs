@@ -246,5 +246,8 @@ fn subcommand_rules_allow_one_subcommand() {
     assert!(!raw(&mut c, &["CLIENT", "ID"]).is_error());
     assert!(raw(&mut c, &["CLIENT", "KILL", "ID", "999"]).is_error());
     let user = raw(&mut admin, &["ACL", "GETUSER", "ops"]).to_string();
-    assert!(user.contains("-@all +config|get +client -client|kill"), "{user}");
+    assert!(
+        user.contains("-@all +config|get +client -client|kill"),
+        "{user}"
+    );
 }

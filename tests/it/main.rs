@@ -18,6 +18,7 @@
 //!   buffer limits for slow subscribers, and a transcript compared with redis-server.
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
+//! - `acl`, `pubsub`, `redis_py`: ACL users, Pub/Sub, and redis-py driven against Basalt.
 
 mod acl;
 mod admin;
@@ -33,5 +34,6 @@ mod differential;
 mod harness;
 mod lists;
 mod pubsub;
+mod redis_py;
 mod smoke;
 mod transactions;

@@ -1,0 +1,150 @@
+"""redis-py against a running Basalt: the client classes applications use.
+
+Run by tests/it/redis_py.rs as `python3 redis_py_compat.py PORT`; exits non-zero on the first
+failed check. Written for the redis-py Debian ships (4.3), RESP2.
+"""
+
+import sys
+import threading
+import time
+
+import redis
+
+PORT = int(sys.argv[1])
+
+
+def client(**kw):
+    return redis.Redis(host="127.0.0.1", port=PORT, decode_responses=True, **kw)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def test_transaction_retry_loop():
+    """redis-py's transaction() helper: WATCH, read, MULTI/EXEC, retry on WatchError."""
+    r = client()
+    r.set("counter", 0)
+    threads, per = 4, 50
+
+    def work():
+        c = client()
+        for _ in range(per):
+            def incr(pipe):
+                v = int(pipe.get("counter"))
+                pipe.multi()
+                pipe.set("counter", v + 1)
+            c.transaction(incr, "counter")
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(int(r.get("counter")) == threads * per, "transaction loop lost increments")
+
+
+def test_pipelines():
+    r = client()
+    for transaction in (False, True):
+        key = f"pl:{transaction}"
+        with r.pipeline(transaction=transaction) as p:
+            for i in range(10_000):
+                p.rpush(key, i)
+            replies = p.execute()
+        check(replies[-1] == 10_000, f"pipeline transaction={transaction}")
+        check(r.llen(key) == 10_000, "pipeline length")
+    # Errors inside a transaction come back per command.
+    with r.pipeline() as p:
+        p.set("s", "x").incr("s").get("s")
+        out = p.execute(raise_on_error=False)
+    check(out[0] is True and isinstance(out[1], redis.ResponseError) and out[2] == "x",
+          f"per-command errors: {out}")
+
+
+def test_pubsub_with_patterns():
+    r = client()
+    p = r.pubsub()
+    p.psubscribe("news.*")
+    p.subscribe("alerts")
+    # Confirmations first.
+    got = [p.get_message(timeout=2) for _ in range(2)]
+    check([m["type"] for m in got] == ["psubscribe", "subscribe"], f"confirmations {got}")
+    check(r.publish("news.tech", "hello") == 1, "publish to a pattern")
+    check(r.publish("alerts", "fire") == 1, "publish to a channel")
+    msgs = [p.get_message(timeout=2) for _ in range(2)]
+    check(msgs[0]["type"] == "pmessage" and msgs[0]["channel"] == "news.tech"
+          and msgs[0]["pattern"] == "news.*" and msgs[0]["data"] == "hello", f"{msgs[0]}")
+    check(msgs[1]["type"] == "message" and msgs[1]["data"] == "fire", f"{msgs[1]}")
+    check(r.pubsub_numpat() == 1, "PUBSUB NUMPAT")
+    # A listener thread, the way applications use it.
+    received = []
+    p2 = r.pubsub(ignore_subscribe_messages=True)
+    p2.subscribe(**{"jobs": lambda m: received.append(m["data"])})
+    worker = p2.run_in_thread(sleep_time=0.01)
+    time.sleep(0.1)
+    for i in range(5):
+        r.publish("jobs", str(i))
+    deadline = time.time() + 5
+    while len(received) < 5 and time.time() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    check(received == ["0", "1", "2", "3", "4"], f"listener got {received}")
+    p.close()
+
+
+def test_blocking_queue():
+    r = client()
+    r.delete("q", "done")
+    check(r.blpop("q", timeout=0.1) is None, "BLPOP timeout")
+
+    def produce():
+        time.sleep(0.1)
+        client().rpush("q", "job1")
+
+    threading.Thread(target=produce).start()
+    check(r.blpop("q", timeout=5) == ("q", "job1"), "BLPOP served")
+    r.rpush("q", "job2")
+    check(r.brpoplpush("q", "done", timeout=1) == "job2", "BRPOPLPUSH")
+    check(r.lrange("done", 0, -1) == ["job2"], "moved")
+
+
+def test_data_types():
+    r = client()
+    r.hset("h", mapping={"a": "1", "b": "2"})
+    check(r.hgetall("h") == {"a": "1", "b": "2"}, "HGETALL")
+    r.zadd("z", {"x": 1.5, "y": 2.5})
+    check(r.zrange("z", 0, -1, withscores=True) == [("x", 1.5), ("y", 2.5)], "ZRANGE WITHSCORES")
+    check(r.zincrby("z", 1, "x") == 2.5, "ZINCRBY")
+    r.sadd("s1", "a", "b")
+    check(r.smembers("s1") == {"a", "b"}, "SMEMBERS")
+    r.set("f", 1.5)
+    check(r.incrbyfloat("f", 0.25) == 1.75, "INCRBYFLOAT")
+    r.set("e", "v", ex=100)
+    check(0 < r.ttl("e") <= 100, "TTL")
+    keys = set(r.scan_iter(match="pl:*"))
+    check(keys == {"pl:False", "pl:True"}, f"SCAN {keys}")
+    check(r.type("z") == "zset", "TYPE")
+
+
+def test_acl_users():
+    r = client()
+    r.acl_setuser("app", enabled=True, passwords=["+apppw"], keys=["app:*"],
+                  commands=["+get", "+set"])
+    app = client(username="app", password="apppw")
+    check(app.set("app:1", "v") is True, "ACL allowed SET")
+    try:
+        app.set("other", "v")
+        check(False, "ACL denied key")
+    except redis.exceptions.NoPermissionError:
+        pass
+    check(r.acl_whoami() == "default", "WHOAMI")
+    check("app" in r.acl_users(), "ACL USERS")
+    r.acl_deluser("app")
+
+
+for name, fn in list(globals().items()):
+    if name.startswith("test_") and callable(fn):
+        fn()
+        print(f"ok {name}")
