@@ -31,6 +31,14 @@ impl<'a> Args<'a> {
         &self.base[self.ranges[i].clone()]
     }
 
+    /// The arguments from `n` on (COMMAND GETKEYS looks at the command it is given).
+    pub fn skip(&self, n: usize) -> Args<'a> {
+        Args {
+            base: self.base,
+            ranges: self.ranges.get(n..).unwrap_or_default(),
+        }
+    }
+
     /// Argument `i` if present.
     pub fn opt(&self, i: usize) -> Option<&'a [u8]> {
         self.ranges.get(i).map(|r| &self.base[r.clone()])

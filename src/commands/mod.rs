@@ -446,13 +446,18 @@ pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
         "blmpop" | "bzmpop" => (None, 2),
         _ => (None, 1),
     };
-    let n = args
+    let first = numkeys_at + 1;
+    // A numkeys below 1 or past the arguments names no keys (the command itself will refuse).
+    let Some(end) = args
         .opt(numkeys_at)
         .and_then(crate::util::num::parse_i64)
         .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
-    let first = numkeys_at + 1;
-    let end = first.saturating_add(n).min(args.len());
+        .filter(|&n| n >= 1)
+        .map(|n| first.saturating_add(n))
+        .filter(|&end| end <= args.len())
+    else {
+        return Vec::new();
+    };
     dest.into_iter().chain(first..end).collect()
 }
 

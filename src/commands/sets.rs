@@ -44,7 +44,7 @@ pub(super) const TABLE: &[Spec] = &[
     Spec::new("sinter", -2, READONLY, Keys::range(1, -1, 1), sinter)
         .group(G)
         .doc("Returns the intersect of multiple sets."),
-    Spec::new("sintercard", -3, READONLY, Keys::NONE, sintercard)
+    Spec::new("sintercard", -3, READONLY | MOVABLEKEYS, Keys::NONE, sintercard)
         .group(G)
         .doc("Returns the number of members of the intersect of multiple sets."),
     Spec::new("sinterstore", -3, WRITE | DENYOOM, Keys::range(1, -1, 1), sinterstore)

@@ -486,8 +486,9 @@ fn getkeys_positions(args: &Args<'_>) -> Result<(Desc, Vec<usize>), CmdError> {
         let sub = find_sub(subs, argv[1]).ok_or_else(invalid)?;
         d = Desc::of_sub(spec, sub);
     }
+    let movable = d.subs.is_empty() && spec.has(MOVABLEKEYS);
     // Shard channels are `not_key` positions, which Redis leaves out of GETKEYS.
-    if d.keys.first <= 0 || d.flags & PUBSUB != 0 {
+    if (d.keys.first <= 0 && !movable) || d.flags & PUBSUB != 0 {
         return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     if !crate::commands::arity_matches(d.arity, argv.len()) {
@@ -495,7 +496,12 @@ fn getkeys_positions(args: &Args<'_>) -> Result<(Desc, Vec<usize>), CmdError> {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions: Vec<usize> = d.keys.positions(argv.len()).collect();
+    let positions: Vec<usize> = if movable {
+        // The keys after numkeys (ZUNIONSTORE, LMPOP, ...), found as dispatch finds them.
+        crate::commands::key_positions(spec, &args.skip(2))
+    } else {
+        d.keys.positions(argv.len()).collect()
+    };
     if positions.is_empty() {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
