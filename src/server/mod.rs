@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod ops;
 pub mod pubsub;
 
 pub use client::{Client, ClientInfo, Clients, ReplyMode};
@@ -89,6 +90,8 @@ pub struct Shared {
     pub blocking: blocking::Blocking,
     /// Pub/sub subscriptions and message delivery.
     pub pubsub: pubsub::Hub,
+    /// SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE and DEBUG state.
+    pub ops: ops::Ops,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -106,6 +109,7 @@ impl Shared {
         self.auth_required
             .store(cfg.requirepass.is_some(), Ordering::Relaxed);
         self.store.wal().set_mode(cfg.fsync);
+        self.ops.config_changed(&cfg);
     }
 
     /// Starts an orderly shutdown.
@@ -183,6 +187,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         }
     }
     let auth_required = config.requirepass.is_some();
+    let ops = ops::Ops::new(&config);
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -197,6 +202,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         scan_cursors: Default::default(),
         blocking: Default::default(),
         pubsub: Default::default(),
+        ops,
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
@@ -291,7 +297,13 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
             let mut last_sync = Instant::now();
             while !shared.is_shutting_down() {
                 let store = &shared.store;
-                match store.expire_cycle(512) {
+                // DEBUG SET-ACTIVE-EXPIRE 0 turns the cycle off (keys still expire on access).
+                let active = shared.ops.active_expire.load(Ordering::Relaxed);
+                match if active {
+                    store.expire_cycle(512)
+                } else {
+                    Ok(0)
+                } {
                     // A full round: more keys are due, keep going without sleeping long.
                     Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
                     Ok(_) => std::thread::sleep(Duration::from_millis(100)),

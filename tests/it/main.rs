@@ -18,6 +18,7 @@
 //!   buffer limits for slow subscribers, and a transcript compared with redis-server.
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
+//! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 
 mod admin;
 mod big_delete;
@@ -31,6 +32,7 @@ mod diff_zsets;
 mod differential;
 mod harness;
 mod lists;
+mod ops;
 mod pubsub;
 mod smoke;
 mod transactions;
