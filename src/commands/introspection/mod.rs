@@ -89,6 +89,7 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "pubsub" => super::pubsub::PUBSUB_SUBS,
         "slowlog" => super::ops::SLOWLOG_SUBS,
         "latency" => super::ops::LATENCY_SUBS,
+        "memory" => super::ops::MEMORY_SUBS,
         _ => &[],
     }
 }
