@@ -297,8 +297,11 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
             let mut last_sync = Instant::now();
             while !shared.is_shutting_down() {
                 let store = &shared.store;
-                // DEBUG SET-ACTIVE-EXPIRE 0 turns the cycle off (keys still expire on access).
-                let active = shared.ops.active_expire.load(Ordering::Relaxed);
+                // DEBUG SET-ACTIVE-EXPIRE 0 turns the cycle off (keys still expire on access);
+                // so does CLIENT PAUSE, as Redis 7.0 stops active expiry while clients are
+                // paused so that a paused dataset does not change under them.
+                let active = shared.ops.active_expire.load(Ordering::Relaxed)
+                    && shared.ops.pause.current().is_none();
                 match if active {
                     store.expire_cycle(512)
                 } else {

@@ -349,6 +349,19 @@ fn monitor_errors_and_disconnect_cleanup() {
 }
 
 #[test]
+fn reset_ends_monitor_mode() {
+    let srv = Server::start();
+    let mut m = start_monitor(srv.port());
+    m.write_all(b"RESET\r\n").unwrap();
+    assert_eq!(read_line(&mut m), b"+RESET\r\n");
+    let mut c = srv.client();
+    assert_eq!(cmd(&mut c, &["SET", "k", "v"]), ok());
+    // The former monitor gets nothing more but still answers its own commands.
+    m.write_all(b"PING\r\n").unwrap();
+    assert_eq!(read_line(&mut m), b"+PONG\r\n");
+}
+
+#[test]
 fn monitor_that_does_not_read_is_disconnected_at_its_limit() {
     let srv = Server::start();
     let mut c = srv.client();
