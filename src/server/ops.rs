@@ -65,7 +65,8 @@ pub struct SlowLog {
 }
 
 impl SlowLog {
-    /// Adds an entry and trims the log to `max_len`.
+    /// Adds an entry and trims the log to `max_len`. As in Redis, a smaller `slowlog-max-len`
+    /// takes effect at the next entry, not when it is set.
     pub fn push(&self, mut entry: SlowEntry, max_len: usize) {
         entry.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut e = self.entries.lock();
@@ -89,12 +90,6 @@ impl SlowLog {
     /// SLOWLOG RESET: drops the entries; ids keep counting, as in Redis.
     pub fn reset(&self) {
         self.entries.lock().clear();
-    }
-
-    /// Trims to a smaller `slowlog-max-len` right away, as CONFIG SET does in Redis on the next
-    /// push; doing it now keeps SLOWLOG LEN honest.
-    pub fn trim(&self, max_len: usize) {
-        self.entries.lock().truncate(max_len);
     }
 }
 
@@ -373,7 +368,6 @@ impl Ops {
             .store(config.slowlog_log_slower_than, Ordering::Relaxed);
         self.slowlog_max_len
             .store(config.slowlog_max_len, Ordering::Relaxed);
-        self.slowlog.trim(self.slowlog_max_len());
         self.latency_threshold
             .store(config.latency_monitor_threshold, Ordering::Relaxed);
     }
