@@ -484,17 +484,11 @@ pub fn execute(
     let start = std::time::Instant::now();
     let result = (spec.handler)(&mut cx, args);
     drop(cx);
-    let blocked = matches!(result, Err(CmdError::Blocked(_)));
+    // A command that blocked is logged when it is finally served (its re-run), as Redis logs
+    // it on unblocking; it was fed to MONITOR when it arrived.
+    let ran = !matches!(result, Err(CmdError::Blocked(_) | CmdError::NotReady));
     let rerun = block == BlockMode::Serve;
-    ops::record(
-        shared,
-        client,
-        spec,
-        args,
-        start.elapsed(),
-        !blocked && !rerun,
-        !rerun,
-    );
+    ops::record(shared, client, spec, args, start.elapsed(), ran, !rerun);
     match result {
         Err(CmdError::Blocked(w)) => Outcome::Blocked(w),
         Err(CmdError::NotReady) => Outcome::NotReady,

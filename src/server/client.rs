@@ -39,6 +39,8 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
     /// Subscription counts and messages waiting to be written (pub/sub).
     pub pubsub: super::pubsub::Mailbox,
     killed: AtomicBool,
@@ -215,6 +217,7 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             pubsub: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),

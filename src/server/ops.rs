@@ -182,6 +182,7 @@ impl Monitors {
         if c.iter().any(|x| x.id == info.id) {
             return false;
         }
+        info.monitor.store(true, Ordering::Relaxed);
         c.push(info);
         self.count.store(c.len(), Ordering::Release);
         true
@@ -192,7 +193,12 @@ impl Monitors {
             return;
         }
         let mut c = self.clients.write();
-        c.retain(|x| x.id != id);
+        c.retain(|x| {
+            if x.id == id {
+                x.monitor.store(false, Ordering::Relaxed);
+            }
+            x.id != id
+        });
         self.count.store(c.len(), Ordering::Release);
     }
 

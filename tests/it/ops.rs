@@ -352,9 +352,19 @@ fn monitor_errors_and_disconnect_cleanup() {
 fn reset_ends_monitor_mode() {
     let srv = Server::start();
     let mut m = start_monitor(srv.port());
-    m.write_all(b"RESET\r\n").unwrap();
-    assert_eq!(read_line(&mut m), b"+RESET\r\n");
     let mut c = srv.client();
+    let Reply::Bulk(list) = cmd(&mut c, &["CLIENT", "LIST"]) else {
+        panic!("CLIENT LIST is a bulk string")
+    };
+    let list = String::from_utf8(list).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" flags=O ") && l.contains(" cmd=monitor ")),
+        "{list}"
+    );
+    m.write_all(b"RESET\r\n").unwrap();
+    // The CLIENT LIST above was fed to nobody (admin); RESET is answered directly.
+    assert_eq!(read_line(&mut m), b"+RESET\r\n");
     assert_eq!(cmd(&mut c, &["SET", "k", "v"]), ok());
     // The former monitor gets nothing more but still answers its own commands.
     m.write_all(b"PING\r\n").unwrap();
@@ -818,4 +828,30 @@ fn memory_stats_has_redis_field_names_and_doctor_answers() {
         raw(&mut c, &["MEMORY", "DOCTOR"]),
         Reply::Bulk(_) | Reply::Verbatim(_)
     ));
+}
+
+/// A command that blocked is logged when it is served, not when it arrives, as Redis does.
+#[test]
+fn slowlog_logs_a_blocked_command_when_it_is_served() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+        ok()
+    );
+    let mut blocked = raw_tcp(srv.port());
+    send(&mut blocked, "BLPOP q 0");
+    assert!(eventually(
+        10,
+        || matches!(cmd(&mut c, &["CLIENT", "LIST"]), Reply::Bulk(l) if String::from_utf8_lossy(&l).contains("flags=b "))
+    ));
+    assert_eq!(cmd(&mut c, &["SLOWLOG", "RESET"]), ok());
+    assert_eq!(cmd(&mut c, &["RPUSH", "q", "x"]), Reply::Int(1));
+    assert_eq!(read_line(&mut blocked), b"*2\r\n");
+    let got: Vec<_> = slow_entries(&cmd(&mut c, &["SLOWLOG", "GET"]))
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert!(got.contains(&argv(&["BLPOP", "q", "0"])), "{got:?}");
+    assert!(got.contains(&argv(&["RPUSH", "q", "x"])), "{got:?}");
 }

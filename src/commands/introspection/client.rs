@@ -190,6 +190,10 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
 /// The `flags=` letters Redis would show, from what Basalt tracks.
 fn client_flags(info: &ClientInfo) -> String {
     let mut f = String::new();
+    // Redis lists a monitor's `O` first (where a replica's `S` goes).
+    if info.monitor.load(Ordering::Relaxed) {
+        f.push('O');
+    }
     if info.pubsub.is_subscribed() {
         f.push('P');
     }
