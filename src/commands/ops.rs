@@ -255,8 +255,15 @@ pub fn must_wait_for_pause(shared: &Shared, client: &Client, args: &Args<'_>) ->
     if client.multi.is_some() && !is_exec && !super::transactions::runs_inside_multi(spec.name) {
         return false;
     }
+    // Redis has looked the command up by then: CLIENT LIST shows it as the held one.
+    let hold = |held: bool| {
+        if held {
+            *client.info.last_cmd.lock() = spec.name;
+        }
+        held
+    };
     if mode == PauseMode::All {
-        return true;
+        return hold(true);
     }
     let may_replicate = |s: &Spec| {
         s.has(WRITE | MAY_REPLICATE)
@@ -266,15 +273,15 @@ pub fn must_wait_for_pause(shared: &Shared, client: &Client, args: &Args<'_>) ->
             )
     };
     if is_exec {
-        return client.multi.as_ref().is_some_and(|m| {
+        return hold(client.multi.as_ref().is_some_and(|m| {
             m.queued.iter().any(|q| {
                 super::Table::get()
                     .lookup(q.args().get(0))
                     .is_some_and(may_replicate)
             })
-        });
+        }));
     }
-    may_replicate(spec)
+    hold(may_replicate(spec))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -130,6 +130,7 @@ async fn serve_client(
         }
         if pass.paused {
             // CLIENT PAUSE holds the next request back (unread, in `buf`) until it ends.
+            let _held = shared.ops.pause.hold(&info);
             tokio::select! {
                 _ = shared.ops.pause.wait() => {}
                 _ = info.killed() => return Ok(()),

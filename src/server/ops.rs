@@ -282,6 +282,23 @@ pub struct Pause {
     active: AtomicBool,
     /// Wakes paused clients on UNPAUSE (a new, shorter pause is also a change).
     changed: Notify,
+    /// Clients holding a request back right now (counted in INFO `blocked_clients`, as Redis
+    /// counts its postponed clients).
+    held: AtomicUsize,
+}
+
+/// A client held back by CLIENT PAUSE: shown as blocked (CLIENT LIST flag `b`, INFO
+/// `blocked_clients`) until dropped, as Redis shows a postponed client.
+pub struct Held<'a> {
+    pause: &'a Pause,
+    info: &'a ClientInfo,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.pause.held.fetch_sub(1, Ordering::Relaxed);
+        self.info.blocked.store(false, Ordering::Relaxed);
+    }
 }
 
 impl Pause {
@@ -319,6 +336,18 @@ impl Pause {
                 None
             }
         }
+    }
+
+    /// Marks a client as held back until the returned guard is dropped.
+    pub fn hold<'a>(&'a self, info: &'a ClientInfo) -> Held<'a> {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        info.blocked.store(true, Ordering::Relaxed);
+        Held { pause: self, info }
+    }
+
+    /// How many clients are held back now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Waits until the pause in force now has ended or changed (UNPAUSE, a new pause); the

@@ -448,7 +448,20 @@ fn client_pause_write_holds_writes_until_unpause_or_timeout() {
     assert_eq!(cmd(&mut r, &["MULTI"]), ok());
     assert_eq!(cmd(&mut r, &["GET", "k"]), Reply::Simple("QUEUED".into()));
     assert_eq!(cmd(&mut r, &["EXEC"]), Reply::Array(vec![b("before")]));
-    // The held SET has not answered yet (a generous look: it must not answer at all).
+    // The held SET shows as blocked, as Redis shows a postponed client, and has not answered.
+    assert!(eventually(10, || {
+        matches!(cmd(&mut r, &["INFO", "clients"]), Reply::Bulk(i) if String::from_utf8_lossy(&i).contains("blocked_clients:1\r\n"))
+    }));
+    let Reply::Bulk(list) = cmd(&mut r, &["CLIENT", "LIST"]) else {
+        panic!("CLIENT LIST is a bulk string")
+    };
+    assert!(
+        String::from_utf8_lossy(&list)
+            .lines()
+            .any(|l| l.contains(" flags=b ") && l.contains(" cmd=set ")),
+        "{}",
+        String::from_utf8_lossy(&list)
+    );
     assert_eq!(line_within(&mut w, 300), None);
     let mut p = raw_tcp(srv.port());
     send(&mut p, "PUBLISH ch m");
@@ -457,6 +470,9 @@ fn client_pause_write_holds_writes_until_unpause_or_timeout() {
     assert_eq!(read_line(&mut w), b"+OK\r\n");
     assert_eq!(read_line(&mut p), b":0\r\n");
     assert_eq!(cmd(&mut r, &["GET", "k"]), b("during"));
+    assert!(eventually(10, || {
+        matches!(cmd(&mut r, &["INFO", "clients"]), Reply::Bulk(i) if String::from_utf8_lossy(&i).contains("blocked_clients:0\r\n"))
+    }));
 
     // A short pause ends by itself.
     assert_eq!(cmd(&mut admin, &["CLIENT", "PAUSE", "300", "WRITE"]), ok());
