@@ -188,7 +188,7 @@ pub(crate) fn record(
                 id: 0,
                 time: now_unix().as_secs(),
                 micros: elapsed.as_micros() as u64,
-                argv: slowlog_argv(args.len(), args.iter()),
+                argv: slowlog_argv(args.len(), redacted(spec, args)),
                 addr: client.info.addr.clone(),
                 name: client.info.name.lock().clone().unwrap_or_default(),
             },
@@ -215,12 +215,41 @@ pub(crate) fn record(
                 now_unix().as_micros() as u64,
                 client.db,
                 &client.info.addr,
-                args.iter(),
+                redacted(spec, args),
             );
             let limit = monitor_limit(shared);
             ops.monitors.feed(&line, &limit);
         }
     }
+}
+
+/// The arguments as the slow log and MONITOR show them: passwords replaced by `(redacted)`,
+/// as Redis 7.0 redacts them (every argument of AUTH, the two after HELLO's AUTH).
+fn redacted<'a>(spec: &Spec, args: &'a Args<'_>) -> impl Iterator<Item = &'a [u8]> + 'a {
+    const REDACTED: &[u8] = b"(redacted)";
+    let mut hide = [usize::MAX; 2];
+    let auth = spec.name == "auth";
+    if spec.name == "hello" {
+        // HELLO's own parse: AUTH takes two arguments, SETNAME one; the first other word stops.
+        let mut j = 2;
+        while j < args.len() {
+            if args.is(j, "auth") && j + 2 < args.len() {
+                hide = [j + 1, j + 2];
+                j += 3;
+            } else if args.is(j, "setname") && j + 1 < args.len() {
+                j += 2;
+            } else {
+                break;
+            }
+        }
+    }
+    args.iter().enumerate().map(move |(i, a)| {
+        if (auth && i > 0) || hide.contains(&i) {
+            REDACTED
+        } else {
+            a
+        }
+    })
 }
 
 /// The output buffer limit a MONITOR client is held to: Redis counts monitors as normal

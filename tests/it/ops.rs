@@ -324,6 +324,82 @@ fn monitor_shows_other_clients_commands_as_redis_does() {
     }
 }
 
+/// Passwords never reach MONITOR or the slow log: Redis 7.0 shows `(redacted)` instead.
+fn redaction_transcript(port: u16) -> (Vec<String>, Vec<Vec<Vec<u8>>>) {
+    let mut m = start_monitor(port);
+    let mut c = crate::harness::connect(port);
+    cmd(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    cmd(&mut c, &["SLOWLOG", "RESET"]);
+    let Reply::Int(id) = cmd(&mut c, &["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
+    let addr = match cmd(&mut c, &["CLIENT", "INFO"]) {
+        Reply::Bulk(i) => String::from_utf8_lossy(&i)
+            .split(' ')
+            .find_map(|f| f.strip_prefix("addr=").map(str::to_string))
+            .expect("addr"),
+        other => panic!("CLIENT INFO gave {other} for {id}"),
+    };
+    cmd(&mut c, &["AUTH", "secret"]);
+    cmd(&mut c, &["AUTH", "user", "secret"]);
+    cmd(
+        &mut c,
+        &["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "n"],
+    );
+    cmd(&mut c, &["ECHO", "done"]);
+    let mut lines = Vec::new();
+    loop {
+        let l = monitor_line(&mut m, &addr);
+        let done = l.ends_with("\"ECHO\" \"done\"");
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    let slow = slow_entries(&cmd(&mut c, &["SLOWLOG", "GET", "4"]))
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    (lines, slow)
+}
+
+#[test]
+fn monitor_and_slowlog_redact_passwords() {
+    let srv = Server::start();
+    let got = redaction_transcript(srv.port());
+    assert_eq!(
+        got.0,
+        vec![
+            r#"0 "CLIENT" "ID""#.to_string(),
+            r#"0 "CLIENT" "INFO""#.to_string(),
+            r#"0 "AUTH" "(redacted)""#.to_string(),
+            r#"0 "AUTH" "(redacted)" "(redacted)""#.to_string(),
+            r#"0 "HELLO" "2" "AUTH" "(redacted)" "(redacted)" "SETNAME" "n""#.to_string(),
+            r#"0 "ECHO" "done""#.to_string(),
+        ]
+    );
+    assert_eq!(
+        got.1,
+        vec![
+            argv(&["ECHO", "done"]),
+            argv(&[
+                "HELLO",
+                "2",
+                "AUTH",
+                "(redacted)",
+                "(redacted)",
+                "SETNAME",
+                "n"
+            ]),
+            argv(&["AUTH", "(redacted)", "(redacted)"]),
+            argv(&["AUTH", "(redacted)"]),
+        ]
+    );
+    if let Some(r) = RedisServer::start() {
+        assert_eq!(redaction_transcript(r.port()), got, "redis");
+    }
+}
+
 #[test]
 fn monitor_errors_and_disconnect_cleanup() {
     let srv = Server::start();
