@@ -197,6 +197,12 @@ pub struct Config {
     pub write_buffer_size: u64,
     pub compression: Compression,
     pub max_background_jobs: u32,
+    /// Commands at least this many microseconds long go into the slow log; -1 disables it.
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    pub slowlog_max_len: u64,
+    /// Milliseconds from which the latency monitor records an event; 0 disables it.
+    pub latency_monitor_threshold: u64,
     /// Where the configuration was loaded from, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// `rename-command old new` lines of the config file, in order; an empty new name disables
@@ -226,6 +232,9 @@ impl Default for Config {
             write_buffer_size: 64 * 1024 * 1024,
             compression: Compression::Lz4,
             max_background_jobs: 2,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
             config_file: None,
             renamed_commands: Vec::new(),
         }
@@ -272,6 +281,9 @@ pub const PARAMS: &[Param] = &[
     p("rocksdb-write-buffer-size", false),
     p("rocksdb-compression", false),
     p("rocksdb-max-background-jobs", false),
+    p("slowlog-log-slower-than", true),
+    p("slowlog-max-len", true),
+    p("latency-monitor-threshold", true),
     // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
     // Settable (as no-ops) because client test suites send `CONFIG SET save ""`.
     p("save", true),
@@ -374,6 +386,9 @@ impl Config {
             "rocksdb-write-buffer-size" => self.write_buffer_size.to_string(),
             "rocksdb-compression" => self.compression.as_str().to_string(),
             "rocksdb-max-background-jobs" => self.max_background_jobs.to_string(),
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
+            "slowlog-max-len" => self.slowlog_max_len.to_string(),
+            "latency-monitor-threshold" => self.latency_monitor_threshold.to_string(),
             "save" => String::new(),
             "appendonly" => "no".to_string(),
             "maxmemory" => "0".to_string(),
@@ -457,6 +472,21 @@ impl Config {
                     return Err("argument must be at least 1".into());
                 }
                 self.max_background_jobs = n;
+            }
+            // Redis's bounds: -1 (off) up to LLONG_MAX; 0..LONG_MAX; 0..LLONG_MAX.
+            "slowlog-log-slower-than" => {
+                let v: i64 = num(value)?;
+                if v < -1 {
+                    return Err(format!(
+                        "argument must be between -1 and {} inclusive",
+                        i64::MAX
+                    ));
+                }
+                self.slowlog_log_slower_than = v;
+            }
+            "slowlog-max-len" => self.slowlog_max_len = bounded(value, 0, i64::MAX as u64)?,
+            "latency-monitor-threshold" => {
+                self.latency_monitor_threshold = bounded(value, 0, i64::MAX as u64)?
             }
             // Accepted so a redis.conf carrying them loads; Basalt's persistence is the WAL.
             "save" | "appendonly" | "maxmemory" => {}

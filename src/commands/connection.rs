@@ -201,6 +201,8 @@ fn hello(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     // Subscriptions end silently: no unsubscribe confirmations, as in Redis.
     cx.shared.pubsub.forget(cx.client);
+    // RESET also ends MONITOR mode, as in Redis.
+    cx.shared.ops.monitors.remove(cx.client.id());
     let client = &mut *cx.client;
     client.multi = None;
     client.unwatch(&cx.shared.store);

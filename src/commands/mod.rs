@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod ops;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -345,6 +346,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         transactions::TABLE,
         acl::TABLE,
         pubsub::TABLE,
+        ops::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -559,8 +561,15 @@ pub fn execute(
         view,
         block,
     };
+    // One clock pair per command, for the slow log and the latency monitor.
+    let start = std::time::Instant::now();
     let result = (spec.handler)(&mut cx, args);
     drop(cx);
+    // A command that blocked is logged when it is finally served (its re-run), as Redis logs
+    // it on unblocking; it was fed to MONITOR when it arrived.
+    let ran = !matches!(result, Err(CmdError::Blocked(_) | CmdError::NotReady));
+    let rerun = block == BlockMode::Serve;
+    ops::record(shared, client, spec, args, start.elapsed(), ran, !rerun);
     match result {
         Err(CmdError::Blocked(w)) => Outcome::Blocked(w),
         Err(CmdError::NotReady) => Outcome::NotReady,
@@ -605,8 +614,19 @@ pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
         view: cx.view.lend(),
         block: BlockMode::Deny,
     };
+    let start = std::time::Instant::now();
     let result = (spec.handler)(&mut inner, args);
     drop(inner);
+    // Redis logs and feeds each command of a transaction on its own.
+    ops::record(
+        cx.shared,
+        cx.client,
+        spec,
+        args,
+        start.elapsed(),
+        true,
+        true,
+    );
     match result {
         // Deny never blocks; a stray outcome still answers as a timeout would.
         Err(CmdError::Blocked(_) | CmdError::NotReady) => Reply::NilArray,

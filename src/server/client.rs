@@ -41,6 +41,8 @@ pub struct ClientInfo {
     pub blocked: AtomicBool,
     /// The ACL user the client authenticated as (CLIENT LIST `user=`, CLIENT KILL USER).
     pub user: Mutex<String>,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
     /// Subscription counts and messages waiting to be written (pub/sub).
     pub pubsub: super::pubsub::Mailbox,
     killed: AtomicBool,
@@ -227,6 +229,7 @@ impl Clients {
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             user: Mutex::new("default".into()),
+            monitor: AtomicBool::new(false),
             pubsub: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),

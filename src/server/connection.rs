@@ -66,6 +66,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     }
     client.unwatch(&shared.store);
     shared.pubsub.forget(&mut client);
+    shared.ops.monitors.remove(id);
     shared.clients.unregister(id);
 }
 
@@ -126,6 +127,16 @@ async fn serve_client(
         }
         if !flush(shared, stream, &mut out).await? {
             return Ok(());
+        }
+        if pass.paused {
+            // CLIENT PAUSE holds the next request back (unread, in `buf`) until it ends.
+            let _held = shared.ops.pause.hold(&info);
+            tokio::select! {
+                _ = shared.ops.pause.wait() => {}
+                _ = info.killed() => return Ok(()),
+            }
+            need_read = false;
+            continue;
         }
         if let Some(waiter) = pass.blocked {
             let Some(reply) =
@@ -246,6 +257,8 @@ struct Pass {
     consumed: usize,
     /// The command that blocked; the pass stopped after it.
     blocked: Option<Arc<Waiter>>,
+    /// CLIENT PAUSE holds the next request; the pass stopped before it.
+    paused: bool,
 }
 
 /// Appends a reply unless CLIENT REPLY says otherwise.
@@ -277,6 +290,13 @@ fn run_pass(
                     ArgSource::Inline => parser.inline_bytes(),
                 };
                 let args = Args::new(base, parser.args());
+                if commands::ops::must_wait_for_pause(shared, client, &args) {
+                    return Pass {
+                        consumed: off,
+                        blocked: None,
+                        paused: true,
+                    };
+                }
                 pubsub::deliver_queued(client, out);
                 let outcome = commands::dispatch(shared, client, &args);
                 off += consumed;
@@ -293,6 +313,7 @@ fn run_pass(
                         return Pass {
                             consumed: off,
                             blocked: Some(waiter),
+                            paused: false,
                         }
                     }
                     // Only re-runs of blocked commands report this; a connection never does.
@@ -311,5 +332,6 @@ fn run_pass(
     Pass {
         consumed: off,
         blocked: None,
+        paused: false,
     }
 }

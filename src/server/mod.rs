@@ -4,6 +4,7 @@ pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod ops;
 pub mod pubsub;
 
 pub use client::{Client, ClientInfo, Clients, ReplyMode};
@@ -98,6 +99,8 @@ pub struct Shared {
     pub acl: acl::Acl,
     /// The requirepass the default user's password last came from.
     requirepass: parking_lot::Mutex<Option<String>>,
+    /// SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE and DEBUG state.
+    pub ops: ops::Ops,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -122,6 +125,7 @@ impl Shared {
         drop(last);
         self.acl_changed();
         self.store.wal().set_mode(cfg.fsync);
+        self.ops.config_changed(&cfg);
     }
 
     /// Re-reads whether new connections must authenticate; call after ACL changes.
@@ -209,6 +213,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let acl = acl::Acl::new(config.requirepass.as_deref());
     let requirepass = parking_lot::Mutex::new(config.requirepass.clone());
     let auth_required = acl.auth_required();
+    let ops = ops::Ops::new(&config);
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -224,6 +229,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         blocking: Default::default(),
         names,
         pubsub: Default::default(),
+        ops,
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
@@ -320,7 +326,16 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
             let mut last_sync = Instant::now();
             while !shared.is_shutting_down() {
                 let store = &shared.store;
-                match store.expire_cycle(512) {
+                // DEBUG SET-ACTIVE-EXPIRE 0 turns the cycle off (keys still expire on access);
+                // so does CLIENT PAUSE, as Redis 7.0 stops active expiry while clients are
+                // paused so that a paused dataset does not change under them.
+                let active = shared.ops.active_expire.load(Ordering::Relaxed)
+                    && shared.ops.pause.current().is_none();
+                match if active {
+                    store.expire_cycle(512)
+                } else {
+                    Ok(0)
+                } {
                     // A full round: more keys are due, keep going without sleeping long.
                     Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
                     Ok(_) => std::thread::sleep(Duration::from_millis(100)),

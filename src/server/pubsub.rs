@@ -217,6 +217,12 @@ fn deliver(info: &ClientInfo, frame: &[u8], limit: &OutputBufferLimit) {
     }
 }
 
+/// Queues an already encoded frame for a client outside pub/sub (MONITOR lines): same mailbox,
+/// same output buffer limit and disconnect as a subscriber's messages.
+pub(crate) fn push_raw(info: &ClientInfo, frame: &[u8], limit: &OutputBufferLimit) {
+    deliver(info, frame, limit);
+}
+
 /// What a PUBLISH did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivery {

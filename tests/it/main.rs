@@ -19,6 +19,7 @@
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
 //! - `acl`, `pubsub`, `redis_py`: ACL users, Pub/Sub, and redis-py driven against Basalt.
+//! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 
 mod acl;
 mod admin;
@@ -33,6 +34,7 @@ mod diff_zsets;
 mod differential;
 mod harness;
 mod lists;
+mod ops;
 mod pubsub;
 mod redis_py;
 mod smoke;

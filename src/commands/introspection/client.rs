@@ -96,6 +96,20 @@ pub(super) const CLIENT_SUBS: &[Sub] = &[
         client_unblock,
     ),
     sub(
+        "client|pause",
+        -3,
+        ADMIN_SUB,
+        "Suspends commands processing.",
+        client_pause,
+    ),
+    sub(
+        "client|unpause",
+        2,
+        ADMIN_SUB,
+        "Resumes processing commands from paused clients.",
+        client_unpause,
+    ),
+    sub(
         "client|help",
         2,
         LOADING | STALE,
@@ -178,6 +192,10 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
 /// The `flags=` letters Redis would show, from what Basalt tracks.
 fn client_flags(info: &ClientInfo) -> String {
     let mut f = String::new();
+    // Redis lists a monitor's `O` first (where a replica's `S` goes).
+    if info.monitor.load(Ordering::Relaxed) {
+        f.push('O');
+    }
     if info.pubsub.is_subscribed() {
         f.push('P');
     }
@@ -535,6 +553,34 @@ fn client_unblock(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     Ok(Reply::Int(i64::from(done)))
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]: Redis 7.0 checks the mode before the timeout. Every client
+/// is held back, the one that paused included, as in Redis; a paused client's requests wait
+/// unread in its connection until the pause ends (see `commands::ops::must_wait_for_pause`).
+fn client_pause(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    use crate::server::ops::PauseMode;
+    let mode = match args.opt(3) {
+        None => PauseMode::All,
+        Some(_) if args.len() > 4 => return Err(CmdError::Syntax),
+        Some(_) if args.is(3, "write") => PauseMode::Write,
+        Some(_) if args.is(3, "all") => PauseMode::All,
+        Some(_) => return Err(CmdError::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms = crate::util::num::parse_i64(args.get(2))
+        .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    let ms = u64::try_from(ms).map_err(|_| CmdError::msg("ERR timeout is negative"))?;
+    let end = std::time::Instant::now()
+        .checked_add(std::time::Duration::from_millis(ms))
+        // Beyond what the clock can hold: as good as forever (UNPAUSE still ends it).
+        .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(1 << 40));
+    cx.shared.ops.pause.pause(end, mode);
+    Ok(Reply::Ok)
+}
+
+fn client_unpause(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
+    cx.shared.ops.pause.unpause();
+    Ok(Reply::Ok)
+}
+
 fn client_help(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     Ok(help_reply(
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -547,6 +593,10 @@ fn client_help(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
             "    Return the ID of the current connection.",
             "INFO",
             "    Return information about the current client connection.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
             "KILL <ip:port>",
             "    Kill the connection made from <ip:port>.",
             "KILL <option> <value> [<option> <value> [...]]",

@@ -204,7 +204,11 @@ fn info_clients(cx: &Context<'_>) -> Fields {
         f("maxclients", maxclients),
         f("client_recent_max_input_buffer", max_qbuf),
         f("client_recent_max_output_buffer", 0),
-        f("blocked_clients", cx.shared.blocking.len()),
+        // Clients held by CLIENT PAUSE count as blocked, as Redis counts postponed clients.
+        f(
+            "blocked_clients",
+            cx.shared.blocking.len() + cx.shared.ops.pause.held(),
+        ),
         f("tracking_clients", 0),
         f("clients_in_timeout_table", 0),
     ]

@@ -91,6 +91,9 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "client" => CLIENT_SUBS,
         "pubsub" => super::pubsub::PUBSUB_SUBS,
         "acl" => super::acl::ACL_SUBS,
+        "slowlog" => super::ops::SLOWLOG_SUBS,
+        "latency" => super::ops::LATENCY_SUBS,
+        "memory" => super::ops::MEMORY_SUBS,
         _ => &[],
     }
 }
@@ -110,6 +113,16 @@ pub(in crate::commands) fn is_container(spec: &Spec) -> bool {
 pub(in crate::commands) fn subcommand_name(spec: &Spec, args: &Args<'_>) -> Option<&'static str> {
     let sub = find_sub(subcommands_of(spec.name), args.opt(1)?)?;
     super::arity_matches(sub.arity, args.len()).then_some(sub.name)
+}
+
+/// The flags of the subcommand a request runs, if `spec` is a container and argument 1 names
+/// one of its subcommands (MONITOR judges CONFIG GET by `config|get`'s flags, as Redis does).
+pub(in crate::commands) fn subcommand_flags(spec: &Spec, args: &Args<'_>) -> Option<u32> {
+    let subs = subcommands_of(spec.name);
+    if subs.is_empty() {
+        return None;
+    }
+    find_sub(subs, args.opt(1)?).map(|s| s.flags)
 }
 
 /// Runs the subcommand named by argument 1, after Redis's checks: known, then arity.
