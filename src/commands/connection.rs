@@ -206,6 +206,8 @@ fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     let client = &mut *cx.client;
     client.multi = None;
     client.unwatch(&cx.shared.store);
+    cx.shared.tracking.disable(client.info.id);
+    client.caching = None;
     client.set_user(std::sync::Arc::clone(&cx.shared.acl.default));
     client.select(0);
     client.set_resp(2);

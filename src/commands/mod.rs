@@ -570,10 +570,35 @@ pub fn execute(
     let ran = !matches!(result, Err(CmdError::Blocked(_) | CmdError::NotReady));
     let rerun = block == BlockMode::Serve;
     ops::record(shared, client, spec, args, start.elapsed(), ran, !rerun);
+    if ran && shared.tracking.is_active() {
+        after_tracked(shared, client, spec, args);
+    }
     match result {
         Err(CmdError::Blocked(w)) => Outcome::Blocked(w),
         Err(CmdError::NotReady) => Outcome::NotReady,
         result => Outcome::Reply(finish(shared, spec, result)),
+    }
+}
+
+/// Client-side caching after a command: invalidations for the keys it wrote (sent before its
+/// reply), the keys it read remembered for a tracking client, and CLIENT CACHING's one-command
+/// flag cleared.
+fn after_tracked(shared: &Shared, client: &mut Client, spec: &Spec, args: &Args<'_>) {
+    let written = crate::storage::written::take();
+    if !written.is_empty() {
+        shared
+            .tracking
+            .invalidate(shared, &written, Some(client.info.id));
+    }
+    if spec.has(flags::READONLY) {
+        let keys: Vec<&[u8]> = key_positions(spec, args)
+            .into_iter()
+            .map(|i| args.get(i))
+            .collect();
+        shared.tracking.note_read(client, &keys);
+    }
+    if spec.name != "client" && client.multi.is_none() {
+        client.caching = None;
     }
 }
 
@@ -617,6 +642,9 @@ pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
     let start = std::time::Instant::now();
     let result = (spec.handler)(&mut inner, args);
     drop(inner);
+    if cx.shared.tracking.is_active() {
+        after_tracked(cx.shared, cx.client, spec, args);
+    }
     // Redis logs and feeds each command of a transaction on its own.
     ops::record(
         cx.shared,

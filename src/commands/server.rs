@@ -61,6 +61,9 @@ fn flush_mode_ok(args: &Args<'_>) -> Result<(), CmdError> {
 
 fn flush(cx: &mut Context<'_>, logical: &[usize]) -> CmdResult {
     let phys = cx.view.flush(logical)?;
+    if cx.shared.tracking.is_active() {
+        cx.shared.tracking.invalidate_all(cx.shared);
+    }
     // Give the space back in the background: the range tombstones only hide the data.
     let store = Arc::clone(&cx.shared.store);
     std::thread::spawn(move || store.compact_dbs(&phys));

@@ -118,6 +118,8 @@ pub struct Client {
     pub watching: Watching,
     /// The ACL user; None is the default user.
     pub user: Option<Arc<super::acl::User>>,
+    /// CLIENT CACHING YES/NO, for the next command only.
+    pub caching: Option<bool>,
 }
 
 impl Client {
@@ -133,6 +135,7 @@ impl Client {
             multi: None,
             watching: Watching::default(),
             user: None,
+            caching: None,
         }
     }
 

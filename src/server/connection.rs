@@ -65,6 +65,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         tracing::debug!(client = id, error = %e, "connection closed with an error");
     }
     client.unwatch(&shared.store);
+    shared.tracking.disable(id);
     shared.pubsub.forget(&mut client);
     shared.ops.monitors.remove(id);
     shared.clients.unregister(id);

@@ -6,6 +6,7 @@ pub mod client;
 pub mod connection;
 pub mod ops;
 pub mod pubsub;
+pub mod tracking;
 
 pub use client::{Client, ClientInfo, Clients, ReplyMode};
 
@@ -97,6 +98,8 @@ pub struct Shared {
     pub pubsub: pubsub::Hub,
     /// ACL users and log.
     pub acl: acl::Acl,
+    /// CLIENT TRACKING: who cached which keys.
+    pub tracking: tracking::Tracking,
     /// The requirepass the default user's password last came from.
     requirepass: parking_lot::Mutex<Option<String>>,
     /// SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE and DEBUG state.
@@ -235,6 +238,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         auth_required: AtomicBool::new(auth_required),
         acl,
         requirepass,
+        tracking: Default::default(),
     });
     Ok(Running { shared, listeners })
 }
@@ -331,11 +335,19 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 // paused so that a paused dataset does not change under them.
                 let active = shared.ops.active_expire.load(Ordering::Relaxed)
                     && shared.ops.pause.current().is_none();
-                match if active {
+                let cycle = if active {
                     store.expire_cycle(512)
                 } else {
                     Ok(0)
-                } {
+                };
+                // Expired keys invalidate what clients cached, as any write does.
+                if shared.tracking.is_active() {
+                    let keys = crate::storage::written::take();
+                    if !keys.is_empty() {
+                        shared.tracking.invalidate(&shared, &keys, None);
+                    }
+                }
+                match cycle {
                     // A full round: more keys are due, keep going without sleeping long.
                     Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
                     Ok(_) => std::thread::sleep(Duration::from_millis(100)),

@@ -10,6 +10,7 @@ pub mod scan;
 pub mod subkeys;
 pub mod wal;
 pub mod watch;
+pub mod written;
 
 pub use encoding::{Meta, ValueType};
 
@@ -548,7 +549,7 @@ impl<'a> Batch<'a> {
             .touched
             .last()
             .is_some_and(|(p, k)| *p == phys && k == key);
-        if !repeat && self.store.watches.is_armed() {
+        if !repeat && (self.store.watches.is_armed() || written::is_armed()) {
             self.touched.push((phys, key.to_vec()));
         }
     }
@@ -642,6 +643,9 @@ impl<'a> Batch<'a> {
         }
         if !self.touched.is_empty() {
             self.store.watches.touch(&self.touched);
+            if written::is_armed() {
+                written::record(self.touched.into_iter().map(|(_, k)| k));
+            }
         }
         Ok(())
     }

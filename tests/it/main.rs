@@ -38,4 +38,5 @@ mod ops;
 mod pubsub;
 mod redis_py;
 mod smoke;
+mod tracking;
 mod transactions;

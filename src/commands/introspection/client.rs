@@ -75,6 +75,20 @@ pub(super) const CLIENT_SUBS: &[Sub] = &[
         client_no_touch,
     ),
     sub(
+        "client|tracking",
+        -3,
+        PLAIN_SUB,
+        "Controls server-assisted client-side caching for the connection.",
+        client_tracking,
+    ),
+    sub(
+        "client|caching",
+        3,
+        PLAIN_SUB,
+        "Instructs the server whether to track the keys in the next request.",
+        client_caching,
+    ),
+    sub(
         "client|getredir",
         2,
         PLAIN_SUB,
@@ -523,17 +537,155 @@ fn client_no_touch(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     Ok(Reply::Ok)
 }
 
-fn client_getredir(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
-    // Client-side caching is not supported, so tracking is always off.
-    Ok(Reply::Int(-1))
+fn client_getredir(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
+    let redirect = match cx.shared.tracking.options(cx.client.info.id) {
+        None => -1,
+        Some(o) => o.redirect.map_or(0, |id| id as i64),
+    };
+    Ok(Reply::Int(redirect))
 }
 
-fn client_trackinginfo(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
+fn client_trackinginfo(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
+    let opts = cx.shared.tracking.options(cx.client.info.id);
+    let mut flags = Vec::new();
+    let (redirect, prefixes) = match &opts {
+        None => {
+            flags.push(Reply::text("off"));
+            (-1, Vec::new())
+        }
+        Some(o) => {
+            flags.push(Reply::text("on"));
+            for (set, name) in [(o.bcast, "bcast"), (o.optin, "optin"), (o.optout, "optout")] {
+                if set {
+                    flags.push(Reply::text(name));
+                }
+            }
+            match cx.client.caching {
+                Some(true) => flags.push(Reply::text("caching-yes")),
+                Some(false) => flags.push(Reply::text("caching-no")),
+                None => {}
+            }
+            if o.noloop {
+                flags.push(Reply::text("noloop"));
+            }
+            if o.redirect
+                .is_some_and(|id| cx.shared.clients.get(id).is_none())
+            {
+                flags.push(Reply::text("broken_redirect"));
+            }
+            let prefixes = o.prefixes.iter().map(|p| Reply::bulk(p)).collect();
+            (o.redirect.map_or(0, |id| id as i64), prefixes)
+        }
+    };
     Ok(Reply::Map(vec![
-        (Reply::text("flags"), Reply::Set(vec![Reply::text("off")])),
-        (Reply::text("redirect"), Reply::Int(-1)),
-        (Reply::text("prefixes"), Reply::Array(Vec::new())),
+        (Reply::text("flags"), Reply::Set(flags)),
+        (Reply::text("redirect"), Reply::Int(redirect)),
+        (Reply::text("prefixes"), Reply::Array(prefixes)),
     ]))
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP].
+fn client_tracking(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    use crate::server::tracking::Options;
+    let on = if args.is(2, "on") {
+        true
+    } else if args.is(2, "off") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut o = Options::default();
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if args.is(i, "redirect") && more {
+            if o.redirect.is_some() {
+                return Err(CmdError::msg(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let id = args.i64(i + 1)?;
+            let exists = u64::try_from(id).is_ok_and(|id| cx.shared.clients.get(id).is_some());
+            if !exists {
+                return Err(CmdError::msg(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+            o.redirect = Some(id as u64);
+            i += 2;
+        } else if args.is(i, "prefix") && more {
+            o.prefixes.push(args.get(i + 1).to_vec());
+            i += 2;
+        } else if args.is(i, "bcast") {
+            o.bcast = true;
+            i += 1;
+        } else if args.is(i, "optin") {
+            o.optin = true;
+            i += 1;
+        } else if args.is(i, "optout") {
+            o.optout = true;
+            i += 1;
+        } else if args.is(i, "noloop") {
+            o.noloop = true;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let id = cx.client.info.id;
+    if !on {
+        cx.shared.tracking.disable(id);
+        cx.client.caching = None;
+        return Ok(Reply::Ok);
+    }
+    if !o.bcast && !o.prefixes.is_empty() {
+        return Err(CmdError::msg(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if let Some(cur) = cx.shared.tracking.options(id) {
+        if cur.bcast != o.bcast {
+            return Err(CmdError::msg("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+    }
+    if o.optin && o.optout {
+        return Err(CmdError::msg(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if (o.optin || o.optout) && o.bcast {
+        return Err(CmdError::msg(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    cx.shared.tracking.enable(&cx.client.info, o);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN / OPTOUT modes).
+fn client_caching(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
+    let opts = cx.shared.tracking.options(cx.client.info.id);
+    let Some(o) = opts.filter(|o| o.optin || o.optout) else {
+        return Err(CmdError::msg("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    };
+    if args.is(2, "yes") {
+        if !o.optin {
+            return Err(CmdError::msg(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+        cx.client.caching = Some(true);
+    } else if args.is(2, "no") {
+        if !o.optout {
+            return Err(CmdError::msg(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+        cx.client.caching = Some(false);
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(Reply::Ok)
 }
 
 fn client_unblock(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -629,6 +781,11 @@ fn client_help(_cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
             "    Set client library information shown by CLIENT LIST.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",

@@ -209,7 +209,7 @@ fn info_clients(cx: &Context<'_>) -> Fields {
             "blocked_clients",
             cx.shared.blocking.len() + cx.shared.ops.pause.held(),
         ),
-        f("tracking_clients", 0),
+        f("tracking_clients", cx.shared.tracking.clients()),
         f("clients_in_timeout_table", 0),
     ]
 }
