@@ -197,6 +197,9 @@ pub struct Config {
     pub write_buffer_size: u64,
     pub compression: Compression,
     pub max_background_jobs: u32,
+    /// Keyspace notification classes (`notify-keyspace-events`), as [`keyspace_events`] bits;
+    /// 0 (the default) turns notifications off.
+    pub notify_keyspace_events: u32,
     /// Where the configuration was loaded from, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
 }
@@ -223,6 +226,7 @@ impl Default for Config {
             write_buffer_size: 64 * 1024 * 1024,
             compression: Compression::Lz4,
             max_background_jobs: 2,
+            notify_keyspace_events: 0,
             config_file: None,
         }
     }
@@ -268,12 +272,108 @@ pub const PARAMS: &[Param] = &[
     p("rocksdb-write-buffer-size", false),
     p("rocksdb-compression", false),
     p("rocksdb-max-background-jobs", false),
+    p("notify-keyspace-events", true),
     // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
     // Settable (as no-ops) because client test suites send `CONFIG SET save ""`.
     p("save", true),
     p("appendonly", true),
     p("maxmemory", false),
 ];
+
+/// The classes of `notify-keyspace-events`: Redis's bits and letters (notify.c).
+pub mod keyspace_events {
+    /// `K`: publish to `__keyspace@<db>__:<key>`.
+    pub const KEYSPACE: u32 = 1 << 0;
+    /// `E`: publish to `__keyevent@<db>__:<event>`.
+    pub const KEYEVENT: u32 = 1 << 1;
+    /// `g`: generic commands (DEL, EXPIRE, RENAME, ...).
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`: string commands.
+    pub const STRING: u32 = 1 << 3;
+    /// `l`: list commands.
+    pub const LIST: u32 = 1 << 4;
+    /// `s`: set commands.
+    pub const SET: u32 = 1 << 5;
+    /// `h`: hash commands.
+    pub const HASH: u32 = 1 << 6;
+    /// `z`: sorted set commands.
+    pub const ZSET: u32 = 1 << 7;
+    /// `x`: a key expired.
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `e`: a key was evicted (Basalt does not evict, so never emitted).
+    pub const EVICTED: u32 = 1 << 9;
+    /// `t`: stream commands.
+    pub const STREAM: u32 = 1 << 10;
+    /// `m`: a read missed its key.
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// `d`: module events.
+    pub const MODULE: u32 = 1 << 13;
+    /// `n`: a key was created.
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: Redis's NOTIFY_ALL, which leaves out `m` and `n`.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+    /// Redis's `keyspaceEventsStringToFlags`: None for a character that is not a class.
+    pub fn parse(s: &str) -> Option<u32> {
+        s.bytes().try_fold(0, |flags, c| {
+            Some(
+                flags
+                    | match c {
+                        b'A' => ALL,
+                        b'g' => GENERIC,
+                        b'$' => STRING,
+                        b'l' => LIST,
+                        b's' => SET,
+                        b'h' => HASH,
+                        b'z' => ZSET,
+                        b'x' => EXPIRED,
+                        b'e' => EVICTED,
+                        b'K' => KEYSPACE,
+                        b'E' => KEYEVENT,
+                        b't' => STREAM,
+                        b'm' => KEY_MISS,
+                        b'd' => MODULE,
+                        b'n' => NEW,
+                        _ => return None,
+                    },
+            )
+        })
+    }
+
+    /// Redis's `keyspaceEventsFlagsToString`, letter order included. As in Redis, `n` is not
+    /// shown next to `A` (CONFIG GET after `KEAn` reads `AKE`), though it stays set.
+    pub fn render(flags: u32) -> String {
+        let mut out = String::new();
+        if flags & ALL == ALL {
+            out.push('A');
+        } else {
+            for (bit, c) in [
+                (GENERIC, 'g'),
+                (STRING, '$'),
+                (LIST, 'l'),
+                (SET, 's'),
+                (HASH, 'h'),
+                (ZSET, 'z'),
+                (EXPIRED, 'x'),
+                (EVICTED, 'e'),
+                (STREAM, 't'),
+                (MODULE, 'd'),
+                (NEW, 'n'),
+            ] {
+                if flags & bit != 0 {
+                    out.push(c);
+                }
+            }
+        }
+        for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+            if flags & bit != 0 {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
 
 /// Looks up a parameter by its name or alias, case-insensitively.
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -370,6 +470,7 @@ impl Config {
             "rocksdb-write-buffer-size" => self.write_buffer_size.to_string(),
             "rocksdb-compression" => self.compression.as_str().to_string(),
             "rocksdb-max-background-jobs" => self.max_background_jobs.to_string(),
+            "notify-keyspace-events" => keyspace_events::render(self.notify_keyspace_events),
             "save" => String::new(),
             "appendonly" => "no".to_string(),
             "maxmemory" => "0".to_string(),
@@ -453,6 +554,11 @@ impl Config {
                     return Err("argument must be at least 1".into());
                 }
                 self.max_background_jobs = n;
+            }
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = keyspace_events::parse(value).ok_or_else(|| {
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+                })?
             }
             // Accepted so a redis.conf carrying them loads; Basalt's persistence is the WAL.
             "save" | "appendonly" | "maxmemory" => {}
@@ -576,6 +682,26 @@ fn split_config_line(line: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyspace_events_parse_and_render_as_redis() {
+        let round = |v: &str| keyspace_events::render(keyspace_events::parse(v).unwrap());
+        assert_eq!(round("KEA"), "AKE");
+        assert_eq!(round("KEAnm"), "AKEm");
+        assert_eq!(round("Kgg"), "gK");
+        assert_eq!(round("Etd"), "tdE");
+        assert_eq!(round("E$lxm"), "$lxEm");
+        assert_eq!(round("g$lshzxetd"), "A");
+        assert_eq!(round("nK"), "nK");
+        assert_eq!(round(""), "");
+        assert!(keyspace_events::parse("Kq").is_none());
+        let mut cfg = Config::default();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some(""));
+        let e = cfg.set("notify-keyspace-events", "K?").unwrap_err();
+        assert_eq!(e, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        cfg.set("notify-keyspace-events", "Elg").unwrap();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some("glE"));
+    }
 
     #[test]
     fn memory_units() {

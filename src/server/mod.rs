@@ -2,6 +2,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod notify;
 pub mod connection;
 pub mod pubsub;
 
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::storage::{Store, StoreError};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -89,6 +90,9 @@ pub struct Shared {
     pub blocking: blocking::Blocking,
     /// Pub/sub subscriptions and message delivery.
     pub pubsub: pubsub::Hub,
+    /// `notify-keyspace-events` mirrored outside the config lock: every write command reads it,
+    /// and when it is 0 that one load is all notifications cost.
+    notify_flags: AtomicU32,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -106,6 +110,8 @@ impl Shared {
         self.auth_required
             .store(cfg.requirepass.is_some(), Ordering::Relaxed);
         self.store.wal().set_mode(cfg.fsync);
+        self.notify_flags
+            .store(cfg.notify_keyspace_events, Ordering::Relaxed);
     }
 
     /// Starts an orderly shutdown.
@@ -183,6 +189,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         }
     }
     let auth_required = config.requirepass.is_some();
+    let notify_flags = config.notify_keyspace_events;
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -197,6 +204,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         scan_cursors: Default::default(),
         blocking: Default::default(),
         pubsub: Default::default(),
+        notify_flags: AtomicU32::new(notify_flags),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
@@ -291,7 +299,10 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
             let mut last_sync = Instant::now();
             while !shared.is_shutting_down() {
                 let store = &shared.store;
-                match store.expire_cycle(512) {
+                let expired = |db: usize, key: &[u8]| {
+                    shared.notify_keyspace_event(notify::class::EXPIRED, "expired", db, key, 0);
+                };
+                match store.expire_cycle(512, expired) {
                     // A full round: more keys are due, keep going without sleeping long.
                     Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
                     Ok(_) => std::thread::sleep(Duration::from_millis(100)),

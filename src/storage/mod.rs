@@ -341,11 +341,17 @@ impl Store {
     /// Runs one round of active expiry: deletes up to `limit` keys whose time has come, under their
     /// key locks, with the count and the index updated in the same batch. Returns how many index
     /// entries it processed (a full round means the caller should go again soon).
-    pub fn expire_cycle(&self, limit: usize) -> Result<usize> {
+    /// `on_expired` is told each key it deleted, with its logical database index, once the
+    /// deletion is committed (keyspace notifications).
+    pub fn expire_cycle(
+        &self,
+        limit: usize,
+        mut on_expired: impl FnMut(usize, &[u8]),
+    ) -> Result<usize> {
         let now = crate::util::time::now_ms();
         let mut processed = 0;
         let view = self.view();
-        for &phys in view.physical_dbs() {
+        for (logical, &phys) in view.physical_dbs().iter().enumerate() {
             let mut due = Vec::new();
             let mut it = self.db.raw_iterator_cf(self.cf(CF_EXPIRE));
             it.seek([phys]);
@@ -365,17 +371,26 @@ impl Store {
                 processed += 1;
                 let _g = self.locks.lock_one(phys, &key);
                 let mut batch = self.batch();
-                match self.get_meta_raw(phys, &key)? {
+                let expired = match self.get_meta_raw(phys, &key)? {
                     Some(meta) if meta.expire_at() == at && meta.is_expired(now) => {
                         batch.delete_key(phys, &key, &meta);
                         self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                        true
                     }
                     // The TTL changed or the key went away; the index entry is stale.
-                    _ => batch
-                        .raw()
-                        .delete_cf(self.cf(CF_EXPIRE), expire_key(phys, at, &key)),
-                }
+                    _ => {
+                        batch
+                            .raw()
+                            .delete_cf(self.cf(CF_EXPIRE), expire_key(phys, at, &key));
+                        false
+                    }
+                };
                 batch.commit()?;
+                if expired {
+                    // Still under the key lock, so a write racing with the expiry is seen
+                    // after the `expired` event, as in Redis.
+                    on_expired(logical, &key);
+                }
             }
         }
         Ok(processed)
@@ -757,7 +772,7 @@ mod tests {
         put_string(&s, 0, b"kept", b"x", past);
         put_string(&s, 0, b"kept", b"y", 0);
         assert_eq!(s.count(0), 3);
-        s.expire_cycle(100).unwrap();
+        s.expire_cycle(100, |_, _| {}).unwrap();
         assert!(s.get_meta_raw(0, b"due").unwrap().is_none());
         assert!(s.get_meta_raw(0, b"later").unwrap().is_some());
         assert_eq!(
