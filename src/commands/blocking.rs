@@ -137,6 +137,11 @@ fn bzpop(cx: &mut Context<'_>, args: &Args<'_>, max: bool) -> CmdResult {
     let keys: Vec<&[u8]> = (1..last).map(|i| args.get(i)).collect();
     cx.block_on(args, &keys, deadline, Reply::NilArray, |cx| {
         let popped = zsets::pop(&cx.db(), &keys, max, 1)?;
+        if let Some((i, entries)) = &popped {
+            if !entries.is_empty() {
+                zset_cmds::notify_pop(cx, keys[*i], max);
+            }
+        }
         Ok(popped.and_then(|(i, entries)| {
             let (member, score) = entries.into_iter().next()?;
             Some(Reply::Array(vec![
@@ -161,6 +166,11 @@ fn bzmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let deadline = parse_timeout(args.get(1))?;
     cx.block_on(args, &m.keys, deadline, Reply::NilArray, |cx| {
         let popped = zsets::pop(&cx.db(), &m.keys, m.side, m.count)?;
+        if let Some((i, entries)) = &popped {
+            if !entries.is_empty() {
+                zset_cmds::notify_pop(cx, m.keys[*i], m.side);
+            }
+        }
         Ok(popped.map(|p| zset_cmds::mpop_reply(&m.keys, Some(p))))
     })
 }
