@@ -196,7 +196,12 @@ fn setnx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 /// SETEX / PSETEX key time value.
-fn set_with_expiry(args: &Args<'_>, cx: &mut Context<'_>, unit: ExpireUnit, name: &str) -> CmdResult {
+fn set_with_expiry(
+    args: &Args<'_>,
+    cx: &mut Context<'_>,
+    unit: ExpireUnit,
+    name: &str,
+) -> CmdResult {
     let at = expire_at_ms(unit, args.get(2), name)?;
     strings::set(
         &cx.db(),
@@ -283,8 +288,8 @@ fn getex(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Some(GetexOption::Persist) => {
             // Redis announces `persist` only when a TTL was removed; looked up only when the
             // event is wanted.
-            let had_ttl = cx.notifying(class::GENERIC)
-                && db.meta(key)?.is_some_and(|m| m.expire_at() != 0);
+            let had_ttl =
+                cx.notifying(class::GENERIC) && db.meta(key)?.is_some_and(|m| m.expire_at() != 0);
             let value = strings::getex(&db, key, || Ok::<_, CmdError>(ExpiryChange::Persist))?;
             if value.is_some() && had_ttl {
                 cx.notify(class::GENERIC, "persist", key);

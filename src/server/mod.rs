@@ -2,8 +2,8 @@
 
 pub mod blocking;
 pub mod client;
-pub mod notify;
 pub mod connection;
+pub mod notify;
 pub mod pubsub;
 
 pub use client::{Client, ClientInfo, Clients, ReplyMode};

@@ -49,13 +49,9 @@ impl Shared {
             // Writing into a Vec cannot fail.
             let _ = write!(channel, "__keyspace@{db}__:");
             channel.extend_from_slice(key);
-            let done = self.pubsub.publish(
-                Kind::Channel,
-                &channel,
-                event.as_bytes(),
-                &limit,
-                publisher,
-            );
+            let done =
+                self.pubsub
+                    .publish(Kind::Channel, &channel, event.as_bytes(), &limit, publisher);
             to_self |= done.to_self;
         }
         if flags & class::KEYEVENT != 0 {
@@ -91,10 +87,7 @@ impl Context<'_> {
             return;
         }
         let id = self.client.id();
-        if self
-            .shared
-            .notify_keyspace_event(class, event, db, key, id)
-        {
+        if self.shared.notify_keyspace_event(class, event, db, key, id) {
             self.client.pubsub.note_delivered_to_self();
         }
     }
