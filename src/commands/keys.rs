@@ -124,6 +124,8 @@ fn renamenx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn notify_rename(cx: &mut Context<'_>, args: &Args<'_>, moved: bool) {
     let (src, dst) = (args.get(1), args.get(2));
     if moved && src != dst {
+        let db = cx.client.db;
+        cx.notify_new(db, dst);
         cx.notify(class::GENERIC, "rename_from", src);
         cx.notify(class::GENERIC, "rename_to", dst);
     }
@@ -153,6 +155,7 @@ fn move_cmd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let moved = keyspace::move_key(&src, &dst, args.get(1))?;
     if moved {
         let from = cx.client.db;
+        cx.notify_new(index as usize, args.get(1));
         cx.notify_in(class::GENERIC, "move_from", from, args.get(1));
         // db_at accepted the index, so it is a valid usize.
         cx.notify_in(class::GENERIC, "move_to", index as usize, args.get(1));
@@ -187,6 +190,7 @@ fn copy(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     }
     let copied = keyspace::copy(&src, &dst, src_key, dst_key, replace)?;
     if copied {
+        cx.notify_new(dst_index, dst_key);
         cx.notify_in(class::GENERIC, "copy_to", dst_index, dst_key);
     }
     Ok(Reply::Int(copied.into()))

@@ -112,6 +112,9 @@ impl Shared {
         self.store.wal().set_mode(cfg.fsync);
         self.notify_flags
             .store(cfg.notify_keyspace_events, Ordering::Relaxed);
+        self.store
+            .created
+            .arm(notify::new_key_events(cfg.notify_keyspace_events));
     }
 
     /// Starts an orderly shutdown.
@@ -190,6 +193,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     }
     let auth_required = config.requirepass.is_some();
     let notify_flags = config.notify_keyspace_events;
+    store.created.arm(notify::new_key_events(notify_flags));
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),

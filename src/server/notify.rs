@@ -19,6 +19,11 @@ use std::sync::atomic::Ordering;
 /// The classes of events, as Redis numbers them (the bits of `notify-keyspace-events`).
 pub use crate::config::keyspace_events as class;
 
+/// Whether `flags` ask for `new` events anywhere, so commits must record the keys they create.
+pub fn new_key_events(flags: u32) -> bool {
+    flags & class::NEW != 0 && flags & (class::KEYSPACE | class::KEYEVENT) != 0
+}
+
 impl Shared {
     /// Whether events of `class` are enabled (they may still go nowhere without `K` or `E`).
     #[inline]
@@ -81,11 +86,39 @@ impl Context<'_> {
         self.notify_in(class, event, db, key);
     }
 
-    /// Publishes an event about `key` in logical database `db` (MOVE, COPY ... DB).
+    /// Publishes an event about `key` in logical database `db` (MOVE, COPY ... DB). If the
+    /// command created the key, `new` is announced first, as Redis does when it adds it.
     pub fn notify_in(&mut self, class: u32, event: &str, db: usize, key: &[u8]) {
-        if !self.shared.notifies(class) {
+        if !self.shared.notifies(class | class::NEW) {
             return;
         }
+        if self.shared.notifies(class::NEW) && self.created(db, key) {
+            self.publish(class::NEW, "new", db, key);
+        }
+        if self.shared.notifies(class) {
+            self.publish(class, event, db, key);
+        }
+    }
+
+    /// Announces `new` for a key the command (re)created whether or not it existed before:
+    /// RENAME, MOVE and COPY delete an existing destination and add the key again in Redis.
+    pub fn notify_new(&mut self, db: usize, key: &[u8]) {
+        if self.shared.notifies(class::NEW) {
+            self.created(db, key);
+            self.publish(class::NEW, "new", db, key);
+        }
+    }
+
+    /// Whether this command's commits created `key` in logical database `db` (forgetting it,
+    /// so it is announced once).
+    fn created(&self, db: usize, key: &[u8]) -> bool {
+        self.view
+            .physical_dbs()
+            .get(db)
+            .is_some_and(|&phys| crate::storage::created::take(phys, key))
+    }
+
+    fn publish(&mut self, class: u32, event: &str, db: usize, key: &[u8]) {
         let id = self.client.id();
         if self.shared.notify_keyspace_event(class, event, db, key, id) {
             self.client.pubsub.note_delivered_to_self();

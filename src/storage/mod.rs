@@ -2,6 +2,7 @@
 //! write batches with exact key counts and the expiry index, per-key locks, database mapping for
 //! SWAPDB, version allocation for collections, and the active expiry cycle.
 
+pub mod created;
 pub mod encoding;
 pub mod filters;
 pub mod locks;
@@ -76,6 +77,8 @@ pub struct Store {
     pub ready: ready::ReadyKeys,
     /// Keys watched by WATCH.
     pub watches: watch::Watches,
+    /// Whether commits record the keys they create (the `new` keyspace event).
+    pub created: created::CreatedKeys,
 }
 
 /// A consistent view of the database mapping, held for the duration of one command.
@@ -241,6 +244,7 @@ impl Store {
             expired_keys: AtomicU64::new(0),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
+            created: created::CreatedKeys::default(),
         };
         Ok(Arc::new(store))
     }
@@ -317,6 +321,7 @@ impl Store {
             deltas: Vec::new(),
             ready: Vec::new(),
             touched: Vec::new(),
+            created: Vec::new(),
         }
     }
 
@@ -554,6 +559,8 @@ pub struct Batch<'a> {
     ready: Vec<ready::ReadyKey>,
     /// Keys written, reported on commit while some key is watched.
     touched: Vec<watch::WatchKey>,
+    /// Keys created, reported on commit while [`Store::created`] is armed.
+    created: Vec<created::CreatedKey>,
 }
 
 impl<'a> Batch<'a> {
@@ -598,6 +605,11 @@ impl<'a> Batch<'a> {
         let had_ttl = i64::from(old_at != 0);
         let has_ttl = i64::from(new_at != 0);
         self.delta(phys, i64::from(old.is_none()), has_ttl - had_ttl);
+        // Overwriting an expired key creates one, as in Redis (which deletes it first).
+        let creates = || old.is_none_or(|m| m.is_expired(crate::util::time::now_ms()));
+        if store.created.is_armed() && creates() {
+            self.created.push((phys, key.to_vec()));
+        }
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
@@ -657,6 +669,9 @@ impl<'a> Batch<'a> {
         }
         if !self.touched.is_empty() {
             self.store.watches.touch(&self.touched);
+        }
+        if !self.created.is_empty() {
+            created::record(self.created);
         }
         Ok(())
     }

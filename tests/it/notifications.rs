@@ -371,6 +371,16 @@ fn notif_flags_filter_classes_and_channels() {
     // Classes without K or E publish nothing.
     cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "g$lh"]);
     assert!(run(port, &cmds).is_empty());
+    // Only `new`: announced for created keys whatever the command's class.
+    cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "En"]);
+    cmd(&mut c, &["DEL", "s", "l", "h"]);
+    assert_eq!(
+        run(port, &cmds),
+        ["s", "l", "h"]
+            .iter()
+            .map(|k| ("__keyevent@0__:new".to_string(), k.to_string()))
+            .collect::<Vec<_>>()
+    );
     // Generic events in another database.
     cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Eg"]);
     let got = run(port, &["SELECT 3", "SET k v", "EXPIRE k 10", "DEL k"]);
@@ -511,6 +521,12 @@ const DIFF_COMMANDS: &[&str] = &[
     "COPY nosuch k5",
     "PEXPIRE k2 -1",
     "TOUCH k3",
+    "SET ow 1",
+    "SET ow2 2",
+    "RENAME ow ow2",
+    "MSET ow2 3 ow3 4",
+    "SET ow3 x GET",
+    "LPUSH ow3 x",
     // hashes
     "HSET h f 1 g 2",
     "HSET h f 1",
@@ -628,6 +644,16 @@ const DIFF_COMMANDS: &[&str] = &[
 
 #[test]
 fn notif_differential_against_redis() {
+    differential("KEA");
+}
+
+/// With `n` too: `new` events for every key a command creates.
+#[test]
+fn notif_differential_with_new_keys_against_redis() {
+    differential("KEAn");
+}
+
+fn differential(flags: &str) {
     let Some(redis) = RedisServer::start() else {
         return;
     };
@@ -636,15 +662,14 @@ fn notif_differential_against_redis() {
     let mut streams = Vec::new();
     for port in [redis.port(), basalt.port()] {
         let mut c = crate::harness::connect(port);
-        cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", flags]);
         let mut sub = Subscriber::new(port);
         let mut replies = Vec::new();
         for line in DIFF_COMMANDS {
             let args: Vec<&str> = line.split_whitespace().collect();
             replies.push(format!("{line} -> {:?}", raw(&mut c, &args)));
         }
-        // SPOP's and ZADD INCR's replies are the only random/float-formatted ones; the events
-        // are what this test compares, the replies only help to read a failure.
+        // The events are what this test compares; the replies only help to read a failure.
         let events = sub.events_until_sentinel(&mut c);
         streams.push((events, replies));
     }
@@ -653,7 +678,7 @@ fn notif_differential_against_redis() {
     for (i, (r, b)) in redis_events.iter().zip(basalt_events).enumerate() {
         assert_eq!(
             r, b,
-            "event {i} differs\nredis:  {redis_events:#?}\nbasalt: {basalt_events:#?}\nreplies (redis):\n{}\nreplies (basalt):\n{}",
+            "{flags}: event {i} differs\nredis:  {redis_events:#?}\nbasalt: {basalt_events:#?}\nreplies (redis):\n{}\nreplies (basalt):\n{}",
             redis_replies.join("\n"),
             basalt_replies.join("\n")
         );
@@ -661,10 +686,10 @@ fn notif_differential_against_redis() {
     assert_eq!(
         redis_events.len(),
         basalt_events.len(),
-        "event counts differ\nredis:  {redis_events:#?}\nbasalt: {basalt_events:#?}"
+        "{flags}: event counts differ\nredis:  {redis_events:#?}\nbasalt: {basalt_events:#?}"
     );
     eprintln!(
-        "notifications differential: {} commands, {} events, {:?}",
+        "notifications differential ({flags}): {} commands, {} events, {:?}",
         DIFF_COMMANDS.len(),
         redis_events.len(),
         started.elapsed()
