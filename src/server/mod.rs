@@ -115,6 +115,8 @@ impl Shared {
         self.store
             .created
             .arm(notify::new_key_events(cfg.notify_keyspace_events));
+        self.store
+            .arm_expired_hook(notify::expired_events(cfg.notify_keyspace_events));
     }
 
     /// Starts an orderly shutdown.
@@ -194,6 +196,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let auth_required = config.requirepass.is_some();
     let notify_flags = config.notify_keyspace_events;
     store.created.arm(notify::new_key_events(notify_flags));
+    store.arm_expired_hook(notify::expired_events(notify_flags));
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -213,6 +216,14 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
     });
+    // Expired keys removed by the active cycle or replaced by a write become `expired` events.
+    // Weak: the store, which keeps the hook, belongs to `shared`.
+    let weak = Arc::downgrade(&shared);
+    shared.store.set_expired_hook(Box::new(move |db, key| {
+        if let Some(shared) = weak.upgrade() {
+            shared.notify_keyspace_event(notify::class::EXPIRED, "expired", db, key, 0);
+        }
+    }));
     Ok(Running { shared, listeners })
 }
 
@@ -303,10 +314,7 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
             let mut last_sync = Instant::now();
             while !shared.is_shutting_down() {
                 let store = &shared.store;
-                let expired = |db: usize, key: &[u8]| {
-                    shared.notify_keyspace_event(notify::class::EXPIRED, "expired", db, key, 0);
-                };
-                match store.expire_cycle(512, expired) {
+                match store.expire_cycle(512) {
                     // A full round: more keys are due, keep going without sleeping long.
                     Ok(n) if n >= 512 => std::thread::sleep(Duration::from_millis(1)),
                     Ok(_) => std::thread::sleep(Duration::from_millis(100)),

@@ -19,6 +19,11 @@ use std::sync::atomic::Ordering;
 /// The classes of events, as Redis numbers them (the bits of `notify-keyspace-events`).
 pub use crate::config::keyspace_events as class;
 
+/// Whether `flags` ask for `expired` events anywhere, so commits must report expired keys.
+pub fn expired_events(flags: u32) -> bool {
+    flags & class::EXPIRED != 0 && flags & (class::KEYSPACE | class::KEYEVENT) != 0
+}
+
 /// Whether `flags` ask for `new` events anywhere, so commits must record the keys they create.
 pub fn new_key_events(flags: u32) -> bool {
     flags & class::NEW != 0 && flags & (class::KEYSPACE | class::KEYEVENT) != 0

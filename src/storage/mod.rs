@@ -24,7 +24,7 @@ use rocksdb::{
     WriteBatch, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use wal::Wal;
 
@@ -79,7 +79,19 @@ pub struct Store {
     pub watches: watch::Watches,
     /// Whether commits record the keys they create (the `new` keyspace event).
     pub created: created::CreatedKeys,
+    /// Physical index -> logical index, mirroring `db_map` for [`Batch::commit`], which may run
+    /// under the mapping's write lock (EXEC) and so cannot read it. `NO_DB` if unmapped.
+    logical: Vec<AtomicU8>,
+    /// Told of every expired key a commit removed or replaced, while armed.
+    expired_hook: OnceLock<ExpiredHook>,
+    expired_armed: AtomicBool,
 }
+
+/// Receives (logical database, key) for each expired key a commit deleted or overwrote.
+pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
+
+/// Marks a physical index no logical database maps to.
+const NO_DB: u8 = u8::MAX;
 
 /// A consistent view of the database mapping, held for the duration of one command.
 pub struct View<'a> {
@@ -245,7 +257,13 @@ impl Store {
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
             created: created::CreatedKeys::default(),
+            logical: (0..MAX_DATABASES).map(|_| AtomicU8::new(NO_DB)).collect(),
+            expired_hook: OnceLock::new(),
+            expired_armed: AtomicBool::new(false),
         };
+        for (l, &p) in store.db_map.read().iter().enumerate() {
+            store.logical[usize::from(p)].store(l as u8, Ordering::Relaxed);
+        }
         Ok(Arc::new(store))
     }
 
@@ -322,7 +340,18 @@ impl Store {
             ready: Vec::new(),
             touched: Vec::new(),
             created: Vec::new(),
+            expired: Vec::new(),
         }
+    }
+
+    /// Installs the receiver of expired-key reports (once; later calls are ignored).
+    pub fn set_expired_hook(&self, hook: ExpiredHook) {
+        let _ = self.expired_hook.set(hook);
+    }
+
+    /// Starts or stops reporting expired keys to the hook (keyspace notifications `x`).
+    pub fn arm_expired_hook(&self, on: bool) {
+        self.expired_armed.store(on, Ordering::Relaxed);
     }
 
     /// Number of keys in a physical database.
@@ -345,18 +374,13 @@ impl Store {
 
     /// Runs one round of active expiry: deletes up to `limit` keys whose time has come, under their
     /// key locks, with the count and the index updated in the same batch. Returns how many index
-    /// entries it processed (a full round means the caller should go again soon).
-    /// `on_expired` is told each key it deleted, with its logical database index, once the
-    /// deletion is committed (keyspace notifications).
-    pub fn expire_cycle(
-        &self,
-        limit: usize,
-        mut on_expired: impl FnMut(usize, &[u8]),
-    ) -> Result<usize> {
+    /// entries it processed (a full round means the caller should go again soon). Each deletion
+    /// is reported to the expiry hook (see [`Store::set_expired_hook`]) like any other.
+    pub fn expire_cycle(&self, limit: usize) -> Result<usize> {
         let now = crate::util::time::now_ms();
         let mut processed = 0;
         let view = self.view();
-        for (logical, &phys) in view.physical_dbs().iter().enumerate() {
+        for &phys in view.physical_dbs() {
             let mut due = Vec::new();
             let mut it = self.db.raw_iterator_cf(self.cf(CF_EXPIRE));
             it.seek([phys]);
@@ -376,26 +400,17 @@ impl Store {
                 processed += 1;
                 let _g = self.locks.lock_one(phys, &key);
                 let mut batch = self.batch();
-                let expired = match self.get_meta_raw(phys, &key)? {
+                match self.get_meta_raw(phys, &key)? {
                     Some(meta) if meta.expire_at() == at && meta.is_expired(now) => {
                         batch.delete_key(phys, &key, &meta);
                         self.expired_keys.fetch_add(1, Ordering::Relaxed);
-                        true
                     }
                     // The TTL changed or the key went away; the index entry is stale.
-                    _ => {
-                        batch
-                            .raw()
-                            .delete_cf(self.cf(CF_EXPIRE), expire_key(phys, at, &key));
-                        false
-                    }
-                };
-                batch.commit()?;
-                if expired {
-                    // Still under the key lock, so a write racing with the expiry is seen
-                    // after the `expired` event, as in Redis.
-                    on_expired(logical, &key);
+                    _ => batch
+                        .raw()
+                        .delete_cf(self.cf(CF_EXPIRE), expire_key(phys, at, &key)),
                 }
+                batch.commit()?;
             }
         }
         Ok(processed)
@@ -511,6 +526,9 @@ impl<'a> View<'a> {
         };
         self.store.watches.touch_dbs(&[map[a], map[b]]);
         map.swap(a, b);
+        for i in [a, b] {
+            self.store.logical[usize::from(map[i])].store(i as u8, Ordering::Relaxed);
+        }
         // Physical indexes past the configured count keep their identity mapping.
         let mut full: Vec<u8> = (0..MAX_DATABASES as u8).collect();
         full[..map.len()].copy_from_slice(map);
@@ -561,6 +579,8 @@ pub struct Batch<'a> {
     touched: Vec<watch::WatchKey>,
     /// Keys created, reported on commit while [`Store::created`] is armed.
     created: Vec<created::CreatedKey>,
+    /// Expired keys deleted or overwritten, reported on commit while the expiry hook is armed.
+    expired: Vec<created::CreatedKey>,
 }
 
 impl<'a> Batch<'a> {
@@ -610,6 +630,9 @@ impl<'a> Batch<'a> {
         if store.created.is_armed() && creates() {
             self.created.push((phys, key.to_vec()));
         }
+        if let Some(old) = old {
+            self.note_if_expired(phys, key, old);
+        }
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
@@ -625,12 +648,23 @@ impl<'a> Batch<'a> {
     pub fn delete_key(&mut self, phys: u8, key: &[u8], old: &Meta) {
         let store = self.store;
         self.touch(phys, key);
+        self.note_if_expired(phys, key, old);
         if old.expire_at() != 0 {
             self.wb
                 .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
         }
         self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
         self.delta(phys, -1, -i64::from(old.expire_at() != 0));
+    }
+
+    /// Notes that the batch removes or replaces an expired key, for the expiry hook. Redis
+    /// announces `expired` when a command finds such a key, before the command's own events.
+    fn note_if_expired(&mut self, phys: u8, key: &[u8], old: &Meta) {
+        if self.store.expired_armed.load(Ordering::Relaxed)
+            && old.is_expired(crate::util::time::now_ms())
+        {
+            self.expired.push((phys, key.to_vec()));
+        }
     }
 
     /// Direct access for type-specific sub-key writes.
@@ -672,6 +706,14 @@ impl<'a> Batch<'a> {
         }
         if !self.created.is_empty() {
             created::record(self.created);
+        }
+        if let (false, Some(hook)) = (self.expired.is_empty(), self.store.expired_hook.get()) {
+            for (phys, key) in &self.expired {
+                match self.store.logical[usize::from(*phys)].load(Ordering::Relaxed) {
+                    NO_DB => {}
+                    db => hook(usize::from(db), key),
+                }
+            }
         }
         Ok(())
     }
@@ -776,6 +818,45 @@ mod tests {
     }
 
     #[test]
+    fn expired_and_created_keys_are_reported_once_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        s.set_expired_hook(Box::new(move |db, key| {
+            sink.lock().push((db, key.to_vec()))
+        }));
+        let past = crate::util::time::now_ms() - 1;
+        // Disarmed: nothing recorded.
+        put_string(&s, 0, b"a", b"1", past);
+        put_string(&s, 0, b"a", b"2", 0);
+        assert!(seen.lock().is_empty());
+        assert!(!created::take(0, b"a"));
+        s.arm_expired_hook(true);
+        s.created.arm(true);
+        // Overwriting an expired key: reported as expired, and as created.
+        put_string(&s, 0, b"b", b"1", past);
+        assert!(created::take(0, b"b"));
+        put_string(&s, 0, b"b", b"2", 0);
+        assert!(created::take(0, b"b"));
+        // Deleting one (DEL), and the active cycle: reported too, with the logical index.
+        put_string(&s, 0, b"c", b"1", past);
+        delete(&s, 0, b"c");
+        let mut view = s.view_exclusive();
+        view.swap(0, 1).unwrap();
+        drop(view);
+        put_string(&s, 0, b"d", b"1", past);
+        s.expire_cycle(100).unwrap();
+        // A live overwrite is neither.
+        put_string(&s, 0, b"b", b"3", 0);
+        assert!(!created::take(0, b"b"));
+        assert_eq!(
+            *seen.lock(),
+            vec![(0, b"b".to_vec()), (0, b"c".to_vec()), (1, b"d".to_vec())]
+        );
+    }
+
+    #[test]
     fn active_expiry_removes_due_keys_and_stale_index_entries() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
@@ -787,7 +868,7 @@ mod tests {
         put_string(&s, 0, b"kept", b"x", past);
         put_string(&s, 0, b"kept", b"y", 0);
         assert_eq!(s.count(0), 3);
-        s.expire_cycle(100, |_, _| {}).unwrap();
+        s.expire_cycle(100).unwrap();
         assert!(s.get_meta_raw(0, b"due").unwrap().is_none());
         assert!(s.get_meta_raw(0, b"later").unwrap().is_some());
         assert_eq!(

@@ -527,6 +527,20 @@ const DIFF_COMMANDS: &[&str] = &[
     "MSET ow2 3 ow3 4",
     "SET ow3 x GET",
     "LPUSH ow3 x",
+    // Writes finding an expired key: `expired` first, whether active expiry or the write
+    // itself removes it.
+    // One expiring key at a time, so the order does not depend on which server expires what
+    // when.
+    "SET lz v PX 1",
+    "SLEEP 5",
+    "SET lz w",
+    "HSET lh f v",
+    "PEXPIRE lh 1",
+    "SLEEP 5",
+    "HSET lh g v",
+    "SET lz2 v PX 1",
+    "SLEEP 5",
+    "DEL lz2",
     // hashes
     "HSET h f 1 g 2",
     "HSET h f 1",
@@ -667,6 +681,10 @@ fn differential(flags: &str) {
         let mut replies = Vec::new();
         for line in DIFF_COMMANDS {
             let args: Vec<&str> = line.split_whitespace().collect();
+            if let ["SLEEP", ms] = args[..] {
+                std::thread::sleep(Duration::from_millis(ms.parse().expect("ms")));
+                continue;
+            }
             replies.push(format!("{line} -> {:?}", raw(&mut c, &args)));
         }
         // The events are what this test compares; the replies only help to read a failure.
