@@ -701,6 +701,14 @@ mod tests {
         assert_eq!(e, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
         cfg.set("notify-keyspace-events", "Elg").unwrap();
         assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some("glE"));
+        // From a file, quoted as CONFIG REWRITE writes it (an empty value is `""`).
+        cfg.apply_file_text("notify-keyspace-events \"Ex\"\n")
+            .unwrap();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some("xE"));
+        cfg.apply_file_text("notify-keyspace-events \"\"\n")
+            .unwrap();
+        assert_eq!(cfg.notify_keyspace_events, 0);
+        assert!(cfg.apply_file_text("notify-keyspace-events KQ\n").is_err());
     }
 
     #[test]
