@@ -203,6 +203,9 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Milliseconds from which the latency monitor records an event; 0 disables it.
     pub latency_monitor_threshold: u64,
+    /// Keyspace notification classes (`notify-keyspace-events`), as [`keyspace_events`] bits;
+    /// 0 (the default) turns notifications off.
+    pub notify_keyspace_events: u32,
     /// Where the configuration was loaded from, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// `rename-command old new` lines of the config file, in order; an empty new name disables
@@ -235,6 +238,7 @@ impl Default for Config {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
+            notify_keyspace_events: 0,
             config_file: None,
             renamed_commands: Vec::new(),
         }
@@ -284,12 +288,108 @@ pub const PARAMS: &[Param] = &[
     p("slowlog-log-slower-than", true),
     p("slowlog-max-len", true),
     p("latency-monitor-threshold", true),
+    p("notify-keyspace-events", true),
     // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
     // Settable (as no-ops) because client test suites send `CONFIG SET save ""`.
     p("save", true),
     p("appendonly", true),
     p("maxmemory", false),
 ];
+
+/// The classes of `notify-keyspace-events`: Redis's bits and letters (notify.c).
+pub mod keyspace_events {
+    /// `K`: publish to `__keyspace@<db>__:<key>`.
+    pub const KEYSPACE: u32 = 1 << 0;
+    /// `E`: publish to `__keyevent@<db>__:<event>`.
+    pub const KEYEVENT: u32 = 1 << 1;
+    /// `g`: generic commands (DEL, EXPIRE, RENAME, ...).
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`: string commands.
+    pub const STRING: u32 = 1 << 3;
+    /// `l`: list commands.
+    pub const LIST: u32 = 1 << 4;
+    /// `s`: set commands.
+    pub const SET: u32 = 1 << 5;
+    /// `h`: hash commands.
+    pub const HASH: u32 = 1 << 6;
+    /// `z`: sorted set commands.
+    pub const ZSET: u32 = 1 << 7;
+    /// `x`: a key expired.
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `e`: a key was evicted (Basalt does not evict, so never emitted).
+    pub const EVICTED: u32 = 1 << 9;
+    /// `t`: stream commands.
+    pub const STREAM: u32 = 1 << 10;
+    /// `m`: a read missed its key.
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// `d`: module events.
+    pub const MODULE: u32 = 1 << 13;
+    /// `n`: a key was created.
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: Redis's NOTIFY_ALL, which leaves out `m` and `n`.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+    /// Redis's `keyspaceEventsStringToFlags`: None for a character that is not a class.
+    pub fn parse(s: &str) -> Option<u32> {
+        s.bytes().try_fold(0, |flags, c| {
+            Some(
+                flags
+                    | match c {
+                        b'A' => ALL,
+                        b'g' => GENERIC,
+                        b'$' => STRING,
+                        b'l' => LIST,
+                        b's' => SET,
+                        b'h' => HASH,
+                        b'z' => ZSET,
+                        b'x' => EXPIRED,
+                        b'e' => EVICTED,
+                        b'K' => KEYSPACE,
+                        b'E' => KEYEVENT,
+                        b't' => STREAM,
+                        b'm' => KEY_MISS,
+                        b'd' => MODULE,
+                        b'n' => NEW,
+                        _ => return None,
+                    },
+            )
+        })
+    }
+
+    /// Redis's `keyspaceEventsFlagsToString`, letter order included. As in Redis, `n` is not
+    /// shown next to `A` (CONFIG GET after `KEAn` reads `AKE`), though it stays set.
+    pub fn render(flags: u32) -> String {
+        let mut out = String::new();
+        if flags & ALL == ALL {
+            out.push('A');
+        } else {
+            for (bit, c) in [
+                (GENERIC, 'g'),
+                (STRING, '$'),
+                (LIST, 'l'),
+                (SET, 's'),
+                (HASH, 'h'),
+                (ZSET, 'z'),
+                (EXPIRED, 'x'),
+                (EVICTED, 'e'),
+                (STREAM, 't'),
+                (MODULE, 'd'),
+                (NEW, 'n'),
+            ] {
+                if flags & bit != 0 {
+                    out.push(c);
+                }
+            }
+        }
+        for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+            if flags & bit != 0 {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
 
 /// Looks up a parameter by its name or alias, case-insensitively.
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -389,6 +489,7 @@ impl Config {
             "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
             "slowlog-max-len" => self.slowlog_max_len.to_string(),
             "latency-monitor-threshold" => self.latency_monitor_threshold.to_string(),
+            "notify-keyspace-events" => keyspace_events::render(self.notify_keyspace_events),
             "save" => String::new(),
             "appendonly" => "no".to_string(),
             "maxmemory" => "0".to_string(),
@@ -487,6 +588,11 @@ impl Config {
             "slowlog-max-len" => self.slowlog_max_len = bounded(value, 0, i64::MAX as u64)?,
             "latency-monitor-threshold" => {
                 self.latency_monitor_threshold = bounded(value, 0, i64::MAX as u64)?
+            }
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = keyspace_events::parse(value).ok_or_else(|| {
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+                })?
             }
             // Accepted so a redis.conf carrying them loads; Basalt's persistence is the WAL.
             "save" | "appendonly" | "maxmemory" => {}
@@ -623,6 +729,34 @@ fn split_config_line(line: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyspace_events_parse_and_render_as_redis() {
+        let round = |v: &str| keyspace_events::render(keyspace_events::parse(v).unwrap());
+        assert_eq!(round("KEA"), "AKE");
+        assert_eq!(round("KEAnm"), "AKEm");
+        assert_eq!(round("Kgg"), "gK");
+        assert_eq!(round("Etd"), "tdE");
+        assert_eq!(round("E$lxm"), "$lxEm");
+        assert_eq!(round("g$lshzxetd"), "A");
+        assert_eq!(round("nK"), "nK");
+        assert_eq!(round(""), "");
+        assert!(keyspace_events::parse("Kq").is_none());
+        let mut cfg = Config::default();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some(""));
+        let e = cfg.set("notify-keyspace-events", "K?").unwrap_err();
+        assert_eq!(e, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        cfg.set("notify-keyspace-events", "Elg").unwrap();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some("glE"));
+        // From a file, quoted as CONFIG REWRITE writes it (an empty value is `""`).
+        cfg.apply_file_text("notify-keyspace-events \"Ex\"\n")
+            .unwrap();
+        assert_eq!(cfg.get("notify-keyspace-events").as_deref(), Some("xE"));
+        cfg.apply_file_text("notify-keyspace-events \"\"\n")
+            .unwrap();
+        assert_eq!(cfg.notify_keyspace_events, 0);
+        assert!(cfg.apply_file_text("notify-keyspace-events KQ\n").is_err());
+    }
 
     #[test]
     fn memory_units() {

@@ -64,6 +64,9 @@ struct Cli {
     /// RocksDB background flush and compaction threads.
     #[arg(long = "rocksdb-max-background-jobs")]
     max_background_jobs: Option<String>,
+    /// Keyspace notification classes, as Redis's flag letters (e.g. KEA); empty disables.
+    #[arg(long = "notify-keyspace-events")]
+    notify_keyspace_events: Option<String>,
 }
 
 impl Cli {
@@ -97,6 +100,10 @@ impl Cli {
         add(
             "rocksdb-max-background-jobs",
             self.max_background_jobs.clone(),
+        );
+        add(
+            "notify-keyspace-events",
+            self.notify_keyspace_events.clone(),
         );
         v
     }

@@ -81,6 +81,9 @@ fn bpop(cx: &mut Context<'_>, args: &Args<'_>, end: End) -> CmdResult {
     let keys: Vec<&[u8]> = (1..last).map(|i| args.get(i)).collect();
     cx.block_on(args, &keys, deadline, Reply::NilArray, |cx| {
         let popped = lists::first_nonempty_pop(&cx.db(), &keys, end, 1)?;
+        if let Some((i, _)) = &popped {
+            list_cmds::notify_pop(cx, keys[*i], end);
+        }
         Ok(popped.and_then(|(i, items)| {
             let item = items.into_iter().next()?;
             Some(Reply::Array(vec![Reply::bulk(keys[i]), Reply::Bulk(item)]))
@@ -102,7 +105,7 @@ fn bmove(cx: &mut Context<'_>, args: &Args<'_>, from: End, to: End, timeout: usi
     let deadline = parse_timeout(args.get(timeout))?;
     let (src, dst) = (args.get(1), args.get(2));
     cx.block_on(args, &[src], deadline, Reply::Nil, |cx| {
-        Ok(lists::lmove(&cx.db(), src, dst, from, to)?.map(Reply::Bulk))
+        Ok(list_cmds::move_and_notify(cx, src, dst, from, to)?.map(Reply::Bulk))
     })
 }
 
@@ -121,6 +124,9 @@ fn blmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let deadline = parse_timeout(args.get(1))?;
     cx.block_on(args, &m.keys, deadline, Reply::NilArray, |cx| {
         let popped = lists::first_nonempty_pop(&cx.db(), &m.keys, m.side, m.count)?;
+        if let Some((i, _)) = &popped {
+            list_cmds::notify_pop(cx, m.keys[*i], m.side);
+        }
         Ok(popped.map(|p| list_cmds::mpop_reply(&m.keys, Some(p))))
     })
 }
@@ -131,6 +137,11 @@ fn bzpop(cx: &mut Context<'_>, args: &Args<'_>, max: bool) -> CmdResult {
     let keys: Vec<&[u8]> = (1..last).map(|i| args.get(i)).collect();
     cx.block_on(args, &keys, deadline, Reply::NilArray, |cx| {
         let popped = zsets::pop(&cx.db(), &keys, max, 1)?;
+        if let Some((i, entries)) = &popped {
+            if !entries.is_empty() {
+                zset_cmds::notify_pop(cx, keys[*i], max);
+            }
+        }
         Ok(popped.and_then(|(i, entries)| {
             let (member, score) = entries.into_iter().next()?;
             Some(Reply::Array(vec![
@@ -155,6 +166,11 @@ fn bzmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let deadline = parse_timeout(args.get(1))?;
     cx.block_on(args, &m.keys, deadline, Reply::NilArray, |cx| {
         let popped = zsets::pop(&cx.db(), &m.keys, m.side, m.count)?;
+        if let Some((i, entries)) = &popped {
+            if !entries.is_empty() {
+                zset_cmds::notify_pop(cx, m.keys[*i], m.side);
+            }
+        }
         Ok(popped.map(|p| zset_cmds::mpop_reply(&m.keys, Some(p))))
     })
 }

@@ -4,6 +4,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::types::hashes::{self, HashError, MAX_RANDOM_COUNT};
 use bytes::Bytes;
 
@@ -90,11 +91,13 @@ fn fields<'a>(args: &Args<'a>) -> Vec<&'a [u8]> {
 
 /// HSET/HMSET with an odd number of field/value arguments: Redis's arity error, before the key
 /// is looked at.
-fn set_pairs(cx: &Context<'_>, args: &Args<'_>, name: &str) -> Result<u64, CmdError> {
+fn set_pairs(cx: &mut Context<'_>, args: &Args<'_>, name: &str) -> Result<u64, CmdError> {
     if args.len() % 2 == 1 {
         return Err(CmdError::Arity(name.to_string()));
     }
-    Ok(hashes::set(&cx.db(), args.get(1), &pairs(args), false)?)
+    let added = hashes::set(&cx.db(), args.get(1), &pairs(args), false)?;
+    cx.notify(class::HASH, "hset", args.get(1));
+    Ok(added)
 }
 
 /// HSET key field value [field value ...]: the number of fields created.
@@ -112,6 +115,9 @@ fn hmset(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 /// HSETNX key field value: 1 if the field was created, 0 if it existed.
 fn hsetnx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let added = hashes::set(&cx.db(), args.get(1), &[(args.get(2), args.get(3))], true)?;
+    if added > 0 {
+        cx.notify(class::HASH, "hset", args.get(1));
+    }
     Ok(Reply::Int(added as i64))
 }
 
@@ -131,6 +137,10 @@ fn hmget(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 
 fn hdel(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let removed = hashes::del(&cx.db(), args.get(1), &fields(args))?;
+    if removed > 0 {
+        cx.notify(class::HASH, "hdel", args.get(1));
+        cx.notify_if_gone(args.get(1));
+    }
     Ok(Reply::Int(removed as i64))
 }
 
@@ -177,12 +187,14 @@ fn hgetall(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn hincrby(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let incr = args.i64(3)?;
     let v = hashes::incr_by(&cx.db(), args.get(1), args.get(2), incr)?;
+    cx.notify(class::HASH, "hincrby", args.get(1));
     Ok(Reply::Int(v))
 }
 
 /// HINCRBYFLOAT key field increment: the new value as a bulk string.
 fn hincrbyfloat(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let v = hashes::incr_by_float(&cx.db(), args.get(1), args.get(2), args.get(3))?;
+    cx.notify(class::HASH, "hincrbyfloat", args.get(1));
     Ok(Reply::Bulk(Bytes::from(v)))
 }
 

@@ -4,6 +4,7 @@
 use super::flags::*;
 use super::{unknown_subcommand, Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::storage::ValueType;
 use crate::types::keyspace::{self, ExpireFlags, KeyTtl, ScanOptions, TypeFilter};
 use bytes::Bytes;
@@ -86,7 +87,15 @@ fn key_args<'a>(args: &Args<'a>, from: usize) -> Vec<&'a [u8]> {
 }
 
 fn del(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    Ok(Reply::Int(keyspace::delete(&cx.db(), &key_args(args, 1))?))
+    let keys = key_args(args, 1);
+    if !cx.notifying(class::GENERIC) {
+        return Ok(Reply::Int(keyspace::delete(&cx.db(), &keys)?));
+    }
+    let deleted = keyspace::delete_listing(&cx.db(), &keys)?;
+    for &key in &deleted {
+        cx.notify(class::GENERIC, "del", key);
+    }
+    Ok(Reply::Int(deleted.len() as i64))
 }
 
 /// EXISTS and TOUCH (Basalt keeps no access time, so TOUCH only counts).
@@ -100,13 +109,26 @@ fn type_cmd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn rename(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    keyspace::rename(&cx.db(), args.get(1), args.get(2), false)?;
+    let moved = keyspace::rename(&cx.db(), args.get(1), args.get(2), false)?;
+    notify_rename(cx, args, moved);
     Ok(Reply::Ok)
 }
 
 fn renamenx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let moved = keyspace::rename(&cx.db(), args.get(1), args.get(2), true)?;
+    notify_rename(cx, args, moved);
     Ok(Reply::Int(moved.into()))
+}
+
+/// RENAME's events; renaming a key to itself changes nothing and Redis says nothing.
+fn notify_rename(cx: &mut Context<'_>, args: &Args<'_>, moved: bool) {
+    let (src, dst) = (args.get(1), args.get(2));
+    if moved && src != dst {
+        let db = cx.client.db;
+        cx.notify_new(db, dst);
+        cx.notify(class::GENERIC, "rename_from", src);
+        cx.notify(class::GENERIC, "rename_to", dst);
+    }
 }
 
 /// A database index argument as Redis's `getIntFromObjectOrReply` reads it: an integer, else
@@ -131,6 +153,13 @@ fn move_cmd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         return Err(CmdError::msg(SAME_OBJECT));
     }
     let moved = keyspace::move_key(&src, &dst, args.get(1))?;
+    if moved {
+        let from = cx.client.db;
+        cx.notify_new(index as usize, args.get(1));
+        cx.notify_in(class::GENERIC, "move_from", from, args.get(1));
+        // db_at accepted the index, so it is a valid usize.
+        cx.notify_in(class::GENERIC, "move_to", index as usize, args.get(1));
+    }
     Ok(Reply::Int(moved.into()))
 }
 
@@ -138,13 +167,17 @@ fn move_cmd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn copy(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let src = cx.db();
     let mut dst = src;
+    let mut dst_index = cx.client.db;
     let mut replace = false;
     let mut i = 3;
     while i < args.len() {
         if args.is(i, "replace") {
             replace = true;
         } else if args.is(i, "db") && i + 1 < args.len() {
-            dst = cx.db_at(db_index(args, i + 1)?)?;
+            let index = db_index(args, i + 1)?;
+            dst = cx.db_at(index)?;
+            // db_at accepted the index, so it is a valid usize.
+            dst_index = index as usize;
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -156,6 +189,10 @@ fn copy(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         return Err(CmdError::msg(SAME_OBJECT));
     }
     let copied = keyspace::copy(&src, &dst, src_key, dst_key, replace)?;
+    if copied {
+        cx.notify_new(dst_index, dst_key);
+        cx.notify_in(class::GENERIC, "copy_to", dst_index, dst_key);
+    }
     Ok(Reply::Int(copied.into()))
 }
 
@@ -210,6 +247,15 @@ fn expire_generic(
         when = when.checked_add(base).ok_or_else(invalid)?;
     }
     let done = keyspace::expire(&cx.db(), args.get(1), when, flags, now)?;
+    if done {
+        // A time not after `now` deleted the key (the same test keyspace::expire makes).
+        let event = if u64::try_from(when).is_ok_and(|at| at > now) {
+            "expire"
+        } else {
+            "del"
+        };
+        cx.notify(class::GENERIC, event, args.get(1));
+    }
     Ok(Reply::Int(done.into()))
 }
 
@@ -264,6 +310,9 @@ fn pexpiretime(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 
 fn persist(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let done = keyspace::persist(&cx.db(), args.get(1))?;
+    if done {
+        cx.notify(class::GENERIC, "persist", args.get(1));
+    }
     Ok(Reply::Int(done.into()))
 }
 

@@ -8,6 +8,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::types::lists::{self, End, ListError};
 
 const G: &str = "list";
@@ -102,9 +103,38 @@ pub(super) fn end_at(args: &Args<'_>, i: usize) -> Result<End, CmdError> {
     }
 }
 
+/// The event for pushing at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// Announces a pop from `key` at `end`, and the key's deletion if that emptied it.
+pub(super) fn notify_pop(cx: &mut Context<'_>, key: &[u8], end: End) {
+    let event = match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    };
+    cx.notify(class::LIST, event, key);
+    cx.notify_if_gone(key);
+}
+
+/// Announces an LMOVE as Redis does: the push to `dst`, then the pop from `src` (and its
+/// deletion if emptied).
+pub(super) fn notify_move(cx: &mut Context<'_>, src: &[u8], dst: &[u8], from: End, to: End) {
+    cx.notify(class::LIST, push_event(to), dst);
+    notify_pop(cx, src, from);
+}
+
 fn push(cx: &mut Context<'_>, args: &Args<'_>, end: End, only_existing: bool) -> CmdResult {
     let elems: Vec<&[u8]> = (2..args.len()).map(|i| args.get(i)).collect();
     let n = lists::push(&cx.db(), args.get(1), end, &elems, only_existing)?;
+    // LPUSHX/RPUSHX on a missing key push nothing and reply 0.
+    if n > 0 {
+        cx.notify(class::LIST, push_event(end), args.get(1));
+    }
     Ok(int(n))
 }
 
@@ -132,14 +162,23 @@ fn pop(cx: &mut Context<'_>, args: &Args<'_>, end: End, name: &str) -> CmdResult
         return Err(CmdError::Arity(name.to_string()));
     }
     let db = cx.db();
+    let key = args.get(1);
     if args.len() == 2 {
-        let popped = lists::pop(&db, args.get(1), end, 1)?;
+        let popped = lists::pop(&db, key, end, 1)?;
+        if popped.as_ref().is_some_and(|v| !v.is_empty()) {
+            notify_pop(cx, key, end);
+        }
         return Ok(popped
             .and_then(|v| v.into_iter().next())
             .map_or(Reply::Nil, Reply::Bulk));
     }
     let count = count_at(args, 2, "ERR value is out of range, must be positive")?;
-    Ok(match lists::pop(&db, args.get(1), end, count)? {
+    let popped = lists::pop(&db, key, end, count)?;
+    // A count of 0 pops nothing and Redis says nothing.
+    if popped.as_ref().is_some_and(|v| !v.is_empty()) {
+        notify_pop(cx, key, end);
+    }
+    Ok(match popped {
         Some(items) => Reply::bulks(items),
         None => Reply::NilArray,
     })
@@ -180,6 +219,7 @@ fn lset(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Err(e) => return Err(e),
     };
     lists::set(&db, key, index, args.get(3))?;
+    cx.notify(class::LIST, "lset", key);
     Ok(Reply::Ok)
 }
 
@@ -197,19 +237,26 @@ fn lrange(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 /// LTRIM key start stop: OK, also for a missing key.
 fn ltrim(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let (start, stop) = (args.i64(2)?, args.i64(3)?);
-    lists::trim(&cx.db(), args.get(1), start, stop)?;
+    let (db, key) = (cx.db(), args.get(1));
+    // Redis announces LTRIM of an existing list only; looked up only when the event is wanted.
+    let existed = cx.notifying(class::LIST) && db.meta(key)?.is_some();
+    lists::trim(&db, key, start, stop)?;
+    if existed {
+        cx.notify(class::LIST, "ltrim", key);
+        cx.notify_if_gone(key);
+    }
     Ok(Reply::Ok)
 }
 
 /// LREM key count element.
 fn lrem(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let count = args.i64(2)?;
-    Ok(int(lists::remove(
-        &cx.db(),
-        args.get(1),
-        count,
-        args.get(3),
-    )?))
+    let removed = lists::remove(&cx.db(), args.get(1), count, args.get(3))?;
+    if removed > 0 {
+        cx.notify(class::LIST, "lrem", args.get(1));
+        cx.notify_if_gone(args.get(1));
+    }
+    Ok(int(removed))
 }
 
 /// LINSERT key BEFORE|AFTER pivot element: the position word is checked before the key.
@@ -222,6 +269,9 @@ fn linsert(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let n = lists::insert(&cx.db(), args.get(1), before, args.get(3), args.get(4))?;
+    if n > 0 {
+        cx.notify(class::LIST, "linsert", args.get(1));
+    }
     Ok(Reply::Int(n))
 }
 
@@ -271,24 +321,27 @@ fn moved(v: Option<bytes::Bytes>) -> Reply {
 fn lmove(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let from = end_at(args, 3)?;
     let to = end_at(args, 4)?;
-    Ok(moved(lists::lmove(
-        &cx.db(),
-        args.get(1),
-        args.get(2),
-        from,
-        to,
-    )?))
+    move_and_notify(cx, args.get(1), args.get(2), from, to).map(moved)
+}
+
+/// LMOVE and its events; the moved element, if any.
+pub(super) fn move_and_notify(
+    cx: &mut Context<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<bytes::Bytes>, CmdError> {
+    let value = lists::lmove(&cx.db(), src, dst, from, to)?;
+    if value.is_some() {
+        notify_move(cx, src, dst, from, to);
+    }
+    Ok(value)
 }
 
 /// RPOPLPUSH source destination: LMOVE source destination RIGHT LEFT.
 fn rpoplpush(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    Ok(moved(lists::lmove(
-        &cx.db(),
-        args.get(1),
-        args.get(2),
-        End::Right,
-        End::Left,
-    )?))
+    move_and_notify(cx, args.get(1), args.get(2), End::Right, End::Left).map(moved)
 }
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first
@@ -296,6 +349,9 @@ fn rpoplpush(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn lmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let m = args.mpop(1, end_at)?;
     let popped = lists::first_nonempty_pop(&cx.db(), &m.keys, m.side, m.count)?;
+    if let Some((i, _)) = &popped {
+        notify_pop(cx, m.keys[*i], m.side);
+    }
     Ok(mpop_reply(&m.keys, popped))
 }
 

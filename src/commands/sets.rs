@@ -3,6 +3,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::types::sets::{self, SetOp};
 use crate::util::num::parse_i64;
 use bytes::Bytes;
@@ -83,11 +84,18 @@ fn array_reply(members: Vec<Bytes>) -> Reply {
 
 fn sadd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let n = sets::add(&cx.db(), args.get(1), &rest(args, 2))?;
+    if n > 0 {
+        cx.notify(class::SET, "sadd", args.get(1));
+    }
     Ok(Reply::Int(n as i64))
 }
 
 fn srem(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let n = sets::remove(&cx.db(), args.get(1), &rest(args, 2))?;
+    if n > 0 {
+        cx.notify(class::SET, "srem", args.get(1));
+        cx.notify_if_gone(args.get(1));
+    }
     Ok(Reply::Int(n as i64))
 }
 
@@ -114,22 +122,34 @@ fn scard(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 /// SPOP key [count]: the count is checked before the key (Redis's order).
 fn spop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     match args.len() {
-        2 => Ok(sets::pop_one(&cx.db(), args.get(1))?.map_or(Reply::Nil, Reply::Bulk)),
+        2 => {
+            let popped = sets::pop_one(&cx.db(), args.get(1))?;
+            if popped.is_some() {
+                notify_spop(cx, args.get(1));
+            }
+            Ok(popped.map_or(Reply::Nil, Reply::Bulk))
+        }
         3 => {
             let count = parse_i64(args.get(2))
                 .filter(|c| *c >= 0)
                 .ok_or_else(|| CmdError::msg("ERR value is out of range, must be positive"))?;
-            Ok(set_reply(sets::pop_count(
-                &cx.db(),
-                args.get(1),
-                count as u64,
-            )?))
+            let popped = sets::pop_count(&cx.db(), args.get(1), count as u64)?;
+            if !popped.is_empty() {
+                notify_spop(cx, args.get(1));
+            }
+            Ok(set_reply(popped))
         }
         _ => Err(CmdError::Syntax),
     }
 }
 
 /// SRANDMEMBER key [count]
+/// SPOP's events: `spop`, and `del` when it took the last member.
+fn notify_spop(cx: &mut Context<'_>, key: &[u8]) {
+    cx.notify(class::SET, "spop", key);
+    cx.notify_if_gone(key);
+}
+
 fn srandmember(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     match args.len() {
         2 => Ok(sets::rand_one(&cx.db(), args.get(1))?.map_or(Reply::Nil, Reply::Bulk)),
@@ -150,7 +170,19 @@ fn srandmember(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn smove(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let moved = sets::smove(&cx.db(), args.get(1), args.get(2), args.get(3))?;
+    let (db, src, dst, member) = (cx.db(), args.get(1), args.get(2), args.get(3));
+    // Redis announces `sadd` only if the destination did not have the member yet; looked up
+    // only when the event is wanted (checked again by SMOVE itself under its locks).
+    let dst_had = cx.notifying(class::SET) && src != dst && sets::is_member(&db, dst, member)?;
+    let moved = sets::smove(&db, src, dst, member)?;
+    // Moving to the same set changes nothing, and Redis says nothing.
+    if moved && src != dst {
+        cx.notify(class::SET, "srem", src);
+        cx.notify_if_gone(src);
+        if !dst_had {
+            cx.notify(class::SET, "sadd", dst);
+        }
+    }
     Ok(Reply::Int(moved.into()))
 }
 
@@ -167,7 +199,20 @@ fn sdiff(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn store(cx: &mut Context<'_>, args: &Args<'_>, op: SetOp) -> CmdResult {
-    let n = sets::store(&cx.db(), args.get(1), op, &rest(args, 2))?;
+    let (db, dst) = (cx.db(), args.get(1));
+    // An empty result deletes the destination: Redis says `del` only if there was one.
+    let existed = cx.notifying(class::GENERIC) && db.meta(dst)?.is_some();
+    let n = sets::store(&db, dst, op, &rest(args, 2))?;
+    if n > 0 {
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        cx.notify(class::SET, event, dst);
+    } else if existed {
+        cx.notify(class::GENERIC, "del", dst);
+    }
     Ok(Reply::Int(n as i64))
 }
 

@@ -3,6 +3,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::types::strings::{self, ExpiryChange, LcsWant, Pair, SetCond, Ttl};
 use crate::types::TypeError;
 
@@ -155,6 +156,12 @@ fn set(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         None => Ttl::Clear,
     };
     let outcome = strings::set(&cx.db(), args.get(1), args.get(2), cond, ttl, want_old)?;
+    if outcome.written {
+        cx.notify(class::STRING, "set", args.get(1));
+        if expire.is_some() {
+            cx.notify(class::GENERIC, "expire", args.get(1));
+        }
+    }
     Ok(match (want_old, outcome.written) {
         (true, _) => outcome.old.map_or(Reply::Nil, Reply::Bulk),
         (false, true) => Reply::Ok,
@@ -182,11 +189,19 @@ fn setnx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Ttl::Clear,
         false,
     )?;
+    if outcome.written {
+        cx.notify(class::STRING, "set", args.get(1));
+    }
     Ok(Reply::Int(outcome.written.into()))
 }
 
 /// SETEX / PSETEX key time value.
-fn set_with_expiry(args: &Args<'_>, cx: &Context<'_>, unit: ExpireUnit, name: &str) -> CmdResult {
+fn set_with_expiry(
+    args: &Args<'_>,
+    cx: &mut Context<'_>,
+    unit: ExpireUnit,
+    name: &str,
+) -> CmdResult {
     let at = expire_at_ms(unit, args.get(2), name)?;
     strings::set(
         &cx.db(),
@@ -196,6 +211,8 @@ fn set_with_expiry(args: &Args<'_>, cx: &Context<'_>, unit: ExpireUnit, name: &s
         Ttl::At(at),
         false,
     )?;
+    cx.notify(class::STRING, "set", args.get(1));
+    cx.notify(class::GENERIC, "expire", args.get(1));
     Ok(Reply::Ok)
 }
 
@@ -217,11 +234,16 @@ fn getset(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Ttl::Clear,
         true,
     )?;
+    cx.notify(class::STRING, "set", args.get(1));
     Ok(bulk_or_nil(outcome.old))
 }
 
 fn getdel(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    Ok(bulk_or_nil(strings::getdel(&cx.db(), args.get(1))?))
+    let value = strings::getdel(&cx.db(), args.get(1))?;
+    if value.is_some() {
+        cx.notify(class::GENERIC, "del", args.get(1));
+    }
+    Ok(bulk_or_nil(value))
 }
 
 /// GETEX's option, as parsed.
@@ -259,14 +281,38 @@ fn getex(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     }
     let db = cx.db();
     let key = args.get(1);
+    // The expiry time chosen, read back for the notification.
+    let mut target = None;
     let value = match option {
         None => strings::get(&db, key)?,
         Some(GetexOption::Persist) => {
-            strings::getex(&db, key, || Ok::<_, CmdError>(ExpiryChange::Persist))?
+            // Redis announces `persist` only when a TTL was removed; looked up only when the
+            // event is wanted.
+            let had_ttl =
+                cx.notifying(class::GENERIC) && db.meta(key)?.is_some_and(|m| m.expire_at() != 0);
+            let value = strings::getex(&db, key, || Ok::<_, CmdError>(ExpiryChange::Persist))?;
+            if value.is_some() && had_ttl {
+                cx.notify(class::GENERIC, "persist", key);
+            }
+            value
         }
-        Some(GetexOption::Expire(unit, raw)) => strings::getex(&db, key, || {
-            expire_at_ms(unit, raw, "getex").map(ExpiryChange::At)
-        })?,
+        Some(GetexOption::Expire(unit, raw)) => {
+            let value = strings::getex(&db, key, || {
+                let at = expire_at_ms(unit, raw, "getex")?;
+                target = Some(at);
+                Ok::<_, CmdError>(ExpiryChange::At(at))
+            })?;
+            if let (Some(_), Some(at)) = (&value, target) {
+                // A time already passed deleted the key.
+                let event = if at <= crate::util::time::now_ms() {
+                    "del"
+                } else {
+                    "expire"
+                };
+                cx.notify(class::GENERIC, event, key);
+            }
+            value
+        }
     };
     Ok(bulk_or_nil(value))
 }
@@ -289,12 +335,22 @@ fn pairs<'a>(args: &Args<'a>) -> Result<Vec<Pair<'a>>, CmdError> {
 }
 
 fn mset(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    strings::mset(&cx.db(), &pairs(args)?)?;
+    let pairs = pairs(args)?;
+    strings::mset(&cx.db(), &pairs)?;
+    for (key, _) in pairs {
+        cx.notify(class::STRING, "set", key);
+    }
     Ok(Reply::Ok)
 }
 
 fn msetnx(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let written = strings::msetnx(&cx.db(), &pairs(args)?)?;
+    let pairs = pairs(args)?;
+    let written = strings::msetnx(&cx.db(), &pairs)?;
+    if written {
+        for (key, _) in pairs {
+            cx.notify(class::STRING, "set", key);
+        }
+    }
     Ok(Reply::Int(written.into()))
 }
 
@@ -305,12 +361,9 @@ fn len_reply(n: u64) -> Reply {
 
 fn append(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let max = max_bulk_len(cx);
-    Ok(len_reply(strings::append(
-        &cx.db(),
-        args.get(1),
-        args.get(2),
-        max,
-    )?))
+    let len = strings::append(&cx.db(), args.get(1), args.get(2), max)?;
+    cx.notify(class::STRING, "append", args.get(1));
+    Ok(len_reply(len))
 }
 
 fn strlen(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -332,17 +385,18 @@ fn setrange(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let offset =
         u64::try_from(args.i64(2)?).map_err(|_| CmdError::msg("ERR offset is out of range"))?;
     let max = max_bulk_len(cx);
-    Ok(len_reply(strings::setrange(
-        &cx.db(),
-        args.get(1),
-        offset,
-        args.get(3),
-        max,
-    )?))
+    let len = strings::setrange(&cx.db(), args.get(1), offset, args.get(3), max)?;
+    // An empty value changes nothing, and Redis says nothing.
+    if !args.get(3).is_empty() {
+        cx.notify(class::STRING, "setrange", args.get(1));
+    }
+    Ok(len_reply(len))
 }
 
-fn incr_reply(cx: &Context<'_>, key: &[u8], delta: i64) -> CmdResult {
-    Ok(Reply::Int(strings::incr_by(&cx.db(), key, delta)?))
+fn incr_reply(cx: &mut Context<'_>, key: &[u8], delta: i64) -> CmdResult {
+    let value = strings::incr_by(&cx.db(), key, delta)?;
+    cx.notify(class::STRING, "incrby", key);
+    Ok(Reply::Int(value))
 }
 
 fn incr(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -368,11 +422,9 @@ fn decrby(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 }
 
 fn incrbyfloat(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    Ok(Reply::Bulk(strings::incr_by_float(
-        &cx.db(),
-        args.get(1),
-        args.get(2),
-    )?))
+    let value = strings::incr_by_float(&cx.db(), args.get(1), args.get(2))?;
+    cx.notify(class::STRING, "incrbyfloat", args.get(1));
+    Ok(Reply::Bulk(value))
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN], checked in Redis's order: the

@@ -7,6 +7,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
+use crate::server::notify::class;
 use crate::types::zsets::{
     self, AddFlags, Aggregate, Entry, LexBound, LexRange, RangeQuery, ScoreRange, SetOp,
 };
@@ -280,6 +281,7 @@ fn zadd(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     if out.nan {
         return Err(nan_error());
     }
+    notify_add(cx, args.get(1), flags.incr, &out);
     if flags.incr {
         return Ok(if out.processed > 0 {
             Reply::Double(out.score)
@@ -305,14 +307,51 @@ fn zincrby(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     if out.nan {
         return Err(nan_error());
     }
+    notify_add(cx, args.get(1), true, &out);
     Ok(Reply::Double(out.score))
+}
+
+/// ZADD's event, sent as Redis does only when a member was added or its score changed.
+fn notify_add(cx: &mut Context<'_>, key: &[u8], incr: bool, out: &zsets::AddOutcome) {
+    if out.added + out.updated > 0 {
+        cx.notify(class::ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
+}
+
+/// A removal's event, and `del` if it emptied the key.
+fn notify_removed(cx: &mut Context<'_>, event: &str, key: &[u8], removed: u64) {
+    if removed > 0 {
+        cx.notify(class::ZSET, event, key);
+        cx.notify_if_gone(key);
+    }
+}
+
+/// A ZPOPMIN/ZPOPMAX (and ZMPOP, BZPOP*, BZMPOP) of `key`.
+pub(super) fn notify_pop(cx: &mut Context<'_>, key: &[u8], max: bool) {
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    notify_removed(cx, event, key, 1);
+}
+
+/// A *STORE's events: the command's event if it stored a result, else `del` if the empty
+/// result deleted an existing destination (`existed`, looked up beforehand).
+fn notify_store(cx: &mut Context<'_>, event: &str, dst: &[u8], stored: u64, existed: bool) {
+    if stored > 0 {
+        cx.notify(class::ZSET, event, dst);
+    } else if existed {
+        cx.notify(class::GENERIC, "del", dst);
+    }
+}
+
+/// Whether `key` exists, asked only when a `del` event could be wanted.
+fn exists_if_notifying(cx: &Context<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    Ok(cx.notifying(class::GENERIC) && cx.db().meta(key)?.is_some())
 }
 
 fn zrem(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let members: Vec<&[u8]> = args.iter().skip(2).collect();
-    Ok(Reply::Int(
-        zsets::remove(&cx.db(), args.get(1), &members)? as i64
-    ))
+    let removed = zsets::remove(&cx.db(), args.get(1), &members)?;
+    notify_removed(cx, "zrem", args.get(1), removed as u64);
+    Ok(Reply::Int(removed as i64))
 }
 
 fn zcard(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -447,7 +486,9 @@ fn zrange_generic(
     };
     let db = cx.db();
     if store {
+        let existed = exists_if_notifying(cx, args.get(1))?;
         let n = zsets::range_store(&db, args.get(1), key, &q, rev)?;
+        notify_store(cx, "zrangestore", args.get(1), n as u64, existed);
         return Ok(Reply::Int(n as i64));
     }
     let entries = zsets::range(&db, key, &q, rev)?;
@@ -482,14 +523,24 @@ fn zrevrangebylex(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     zrange_generic(cx, args, 1, false, RangeType::Lex, Direction::Reverse)
 }
 
+/// ZREMRANGEBYRANK/SCORE/LEX: the event is the command's name.
+fn remove_range(
+    cx: &mut Context<'_>,
+    args: &Args<'_>,
+    q: &RangeQuery,
+    event: &'static str,
+) -> CmdResult {
+    let removed = zsets::remove_range(&cx.db(), args.get(1), q)?;
+    notify_removed(cx, event, args.get(1), removed as u64);
+    Ok(Reply::Int(removed as i64))
+}
+
 fn zremrangebyrank(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let q = RangeQuery::Rank {
         start: args.i64(2)?,
         end: args.i64(3)?,
     };
-    Ok(Reply::Int(
-        zsets::remove_range(&cx.db(), args.get(1), &q)? as i64
-    ))
+    remove_range(cx, args, &q, "zremrangebyrank")
 }
 
 fn zremrangebyscore(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -498,9 +549,7 @@ fn zremrangebyscore(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         offset: 0,
         limit: -1,
     };
-    Ok(Reply::Int(
-        zsets::remove_range(&cx.db(), args.get(1), &q)? as i64
-    ))
+    remove_range(cx, args, &q, "zremrangebyscore")
 }
 
 fn zremrangebylex(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
@@ -509,9 +558,7 @@ fn zremrangebylex(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         offset: 0,
         limit: -1,
     };
-    Ok(Reply::Int(
-        zsets::remove_range(&cx.db(), args.get(1), &q)? as i64
-    ))
+    remove_range(cx, args, &q, "zremrangebylex")
 }
 
 /// ZPOPMIN / ZPOPMAX.
@@ -528,6 +575,9 @@ fn zpop(cx: &mut Context<'_>, args: &Args<'_>, max: bool) -> CmdResult {
     let Some((_, entries)) = zsets::pop(&cx.db(), &[args.get(1)], max, n)? else {
         return Ok(Reply::Array(Vec::new()));
     };
+    if !entries.is_empty() {
+        notify_pop(cx, args.get(1), max);
+    }
     // RESP3 nests [member, score] pairs only when a count was given.
     Ok(scored(entries, true, cx.client.resp3 && count.is_some()))
 }
@@ -543,6 +593,11 @@ fn zpopmax(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn zmpop(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let m = args.mpop(1, min_max)?;
     let popped = zsets::pop(&cx.db(), &m.keys, m.side, m.count)?;
+    if let Some((i, entries)) = &popped {
+        if !entries.is_empty() {
+            notify_pop(cx, m.keys[*i], m.side);
+        }
+    }
     Ok(mpop_reply(&m.keys, popped))
 }
 
@@ -650,7 +705,14 @@ fn setop(cx: &mut Context<'_>, args: &Args<'_>, op: SetOp) -> CmdResult {
 
 fn setop_store(cx: &mut Context<'_>, args: &Args<'_>, op: SetOp) -> CmdResult {
     let a = setop_args(cx, args, 2, op, true, false)?;
+    let existed = exists_if_notifying(cx, args.get(1))?;
     let n = zsets::combine_store(&cx.db(), args.get(1), &a.keys, &a.weights, a.agg, op)?;
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    notify_store(cx, event, args.get(1), n as u64, existed);
     Ok(Reply::Int(n as i64))
 }
 

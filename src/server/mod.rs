@@ -4,6 +4,7 @@ pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod notify;
 pub mod ops;
 pub mod pubsub;
 pub mod tracking;
@@ -14,7 +15,7 @@ use crate::config::Config;
 use crate::storage::{Store, StoreError};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -104,6 +105,9 @@ pub struct Shared {
     requirepass: parking_lot::Mutex<Option<String>>,
     /// SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE and DEBUG state.
     pub ops: ops::Ops,
+    /// `notify-keyspace-events` mirrored outside the config lock: every write command reads it,
+    /// and when it is 0 that one load is all notifications cost.
+    notify_flags: AtomicU32,
     shutting_down: AtomicBool,
     shutdown: Notify,
     auth_required: AtomicBool,
@@ -129,6 +133,13 @@ impl Shared {
         self.acl_changed();
         self.store.wal().set_mode(cfg.fsync);
         self.ops.config_changed(&cfg);
+        self.notify_flags
+            .store(cfg.notify_keyspace_events, Ordering::Relaxed);
+        self.store
+            .created
+            .arm(notify::new_key_events(cfg.notify_keyspace_events));
+        self.store
+            .arm_expired_hook(notify::expired_events(cfg.notify_keyspace_events));
     }
 
     /// Re-reads whether new connections must authenticate; call after ACL changes.
@@ -217,6 +228,9 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let requirepass = parking_lot::Mutex::new(config.requirepass.clone());
     let auth_required = acl.auth_required();
     let ops = ops::Ops::new(&config);
+    let notify_flags = config.notify_keyspace_events;
+    store.created.arm(notify::new_key_events(notify_flags));
+    store.arm_expired_hook(notify::expired_events(notify_flags));
     let shared = Arc::new(Shared {
         store,
         config: RwLock::new(config),
@@ -233,6 +247,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         names,
         pubsub: Default::default(),
         ops,
+        notify_flags: AtomicU32::new(notify_flags),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         auth_required: AtomicBool::new(auth_required),
@@ -240,6 +255,14 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         requirepass,
         tracking: Default::default(),
     });
+    // Expired keys removed by the active cycle or replaced by a write become `expired` events.
+    // Weak: the store, which keeps the hook, belongs to `shared`.
+    let weak = Arc::downgrade(&shared);
+    shared.store.set_expired_hook(Box::new(move |db, key| {
+        if let Some(shared) = weak.upgrade() {
+            shared.notify_keyspace_event(notify::class::EXPIRED, "expired", db, key, 0);
+        }
+    }));
     Ok(Running { shared, listeners })
 }
 

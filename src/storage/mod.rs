@@ -2,6 +2,7 @@
 //! write batches with exact key counts and the expiry index, per-key locks, database mapping for
 //! SWAPDB, version allocation for collections, and the active expiry cycle.
 
+pub mod created;
 pub mod encoding;
 pub mod filters;
 pub mod locks;
@@ -24,7 +25,7 @@ use rocksdb::{
     WriteBatch, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use wal::Wal;
 
@@ -77,7 +78,21 @@ pub struct Store {
     pub ready: ready::ReadyKeys,
     /// Keys watched by WATCH.
     pub watches: watch::Watches,
+    /// Whether commits record the keys they create (the `new` keyspace event).
+    pub created: created::CreatedKeys,
+    /// Physical index -> logical index, mirroring `db_map` for [`Batch::commit`], which may run
+    /// under the mapping's write lock (EXEC) and so cannot read it. `NO_DB` if unmapped.
+    logical: Vec<AtomicU8>,
+    /// Told of every expired key a commit removed or replaced, while armed.
+    expired_hook: OnceLock<ExpiredHook>,
+    expired_armed: AtomicBool,
 }
+
+/// Receives (logical database, key) for each expired key a commit deleted or overwrote.
+pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
+
+/// Marks a physical index no logical database maps to.
+const NO_DB: u8 = u8::MAX;
 
 /// A consistent view of the database mapping, held for the duration of one command.
 pub struct View<'a> {
@@ -242,7 +257,14 @@ impl Store {
             expired_keys: AtomicU64::new(0),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
+            created: created::CreatedKeys::default(),
+            logical: (0..MAX_DATABASES).map(|_| AtomicU8::new(NO_DB)).collect(),
+            expired_hook: OnceLock::new(),
+            expired_armed: AtomicBool::new(false),
         };
+        for (l, &p) in store.db_map.read().iter().enumerate() {
+            store.logical[usize::from(p)].store(l as u8, Ordering::Relaxed);
+        }
         Ok(Arc::new(store))
     }
 
@@ -318,7 +340,19 @@ impl Store {
             deltas: Vec::new(),
             ready: Vec::new(),
             touched: Vec::new(),
+            created: Vec::new(),
+            expired: Vec::new(),
         }
+    }
+
+    /// Installs the receiver of expired-key reports (once; later calls are ignored).
+    pub fn set_expired_hook(&self, hook: ExpiredHook) {
+        let _ = self.expired_hook.set(hook);
+    }
+
+    /// Starts or stops reporting expired keys to the hook (keyspace notifications `x`).
+    pub fn arm_expired_hook(&self, on: bool) {
+        self.expired_armed.store(on, Ordering::Relaxed);
     }
 
     /// Number of keys in a physical database.
@@ -341,7 +375,8 @@ impl Store {
 
     /// Runs one round of active expiry: deletes up to `limit` keys whose time has come, under their
     /// key locks, with the count and the index updated in the same batch. Returns how many index
-    /// entries it processed (a full round means the caller should go again soon).
+    /// entries it processed (a full round means the caller should go again soon). Each deletion
+    /// is reported to the expiry hook (see [`Store::set_expired_hook`]) like any other.
     pub fn expire_cycle(&self, limit: usize) -> Result<usize> {
         let now = crate::util::time::now_ms();
         let mut processed = 0;
@@ -492,6 +527,9 @@ impl<'a> View<'a> {
         };
         self.store.watches.touch_dbs(&[map[a], map[b]]);
         map.swap(a, b);
+        for i in [a, b] {
+            self.store.logical[usize::from(map[i])].store(i as u8, Ordering::Relaxed);
+        }
         // Physical indexes past the configured count keep their identity mapping.
         let mut full: Vec<u8> = (0..MAX_DATABASES as u8).collect();
         full[..map.len()].copy_from_slice(map);
@@ -540,6 +578,10 @@ pub struct Batch<'a> {
     ready: Vec<ready::ReadyKey>,
     /// Keys written, reported on commit while some key is watched.
     touched: Vec<watch::WatchKey>,
+    /// Keys created, reported on commit while [`Store::created`] is armed.
+    created: Vec<created::CreatedKey>,
+    /// Expired keys deleted or overwritten, reported on commit while the expiry hook is armed.
+    expired: Vec<created::CreatedKey>,
 }
 
 impl<'a> Batch<'a> {
@@ -584,6 +626,14 @@ impl<'a> Batch<'a> {
         let had_ttl = i64::from(old_at != 0);
         let has_ttl = i64::from(new_at != 0);
         self.delta(phys, i64::from(old.is_none()), has_ttl - had_ttl);
+        // Overwriting an expired key creates one, as in Redis (which deletes it first).
+        let creates = || old.is_none_or(|m| m.is_expired(crate::util::time::now_ms()));
+        if store.created.is_armed() && creates() {
+            self.created.push((phys, key.to_vec()));
+        }
+        if let Some(old) = old {
+            self.note_if_expired(phys, key, old);
+        }
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
@@ -599,12 +649,23 @@ impl<'a> Batch<'a> {
     pub fn delete_key(&mut self, phys: u8, key: &[u8], old: &Meta) {
         let store = self.store;
         self.touch(phys, key);
+        self.note_if_expired(phys, key, old);
         if old.expire_at() != 0 {
             self.wb
                 .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
         }
         self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
         self.delta(phys, -1, -i64::from(old.expire_at() != 0));
+    }
+
+    /// Notes that the batch removes or replaces an expired key, for the expiry hook. Redis
+    /// announces `expired` when a command finds such a key, before the command's own events.
+    fn note_if_expired(&mut self, phys: u8, key: &[u8], old: &Meta) {
+        if self.store.expired_armed.load(Ordering::Relaxed)
+            && old.is_expired(crate::util::time::now_ms())
+        {
+            self.expired.push((phys, key.to_vec()));
+        }
     }
 
     /// Direct access for type-specific sub-key writes.
@@ -645,6 +706,17 @@ impl<'a> Batch<'a> {
             self.store.watches.touch(&self.touched);
             if written::is_armed() {
                 written::record(self.touched.into_iter().map(|(_, k)| k));
+            }
+        }
+        if !self.created.is_empty() {
+            created::record(self.created);
+        }
+        if let (false, Some(hook)) = (self.expired.is_empty(), self.store.expired_hook.get()) {
+            for (phys, key) in &self.expired {
+                match self.store.logical[usize::from(*phys)].load(Ordering::Relaxed) {
+                    NO_DB => {}
+                    db => hook(usize::from(db), key),
+                }
             }
         }
         Ok(())
@@ -747,6 +819,45 @@ mod tests {
         let s = open(dir.path());
         assert_eq!((s.count(0), s.count(3)), (3, 1));
         assert_eq!(s.expires_count(0), 1);
+    }
+
+    #[test]
+    fn expired_and_created_keys_are_reported_once_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        s.set_expired_hook(Box::new(move |db, key| {
+            sink.lock().push((db, key.to_vec()))
+        }));
+        let past = crate::util::time::now_ms() - 1;
+        // Disarmed: nothing recorded.
+        put_string(&s, 0, b"a", b"1", past);
+        put_string(&s, 0, b"a", b"2", 0);
+        assert!(seen.lock().is_empty());
+        assert!(!created::take(0, b"a"));
+        s.arm_expired_hook(true);
+        s.created.arm(true);
+        // Overwriting an expired key: reported as expired, and as created.
+        put_string(&s, 0, b"b", b"1", past);
+        assert!(created::take(0, b"b"));
+        put_string(&s, 0, b"b", b"2", 0);
+        assert!(created::take(0, b"b"));
+        // Deleting one (DEL), and the active cycle: reported too, with the logical index.
+        put_string(&s, 0, b"c", b"1", past);
+        delete(&s, 0, b"c");
+        let mut view = s.view_exclusive();
+        view.swap(0, 1).unwrap();
+        drop(view);
+        put_string(&s, 0, b"d", b"1", past);
+        s.expire_cycle(100).unwrap();
+        // A live overwrite is neither.
+        put_string(&s, 0, b"b", b"3", 0);
+        assert!(!created::take(0, b"b"));
+        assert_eq!(
+            *seen.lock(),
+            vec![(0, b"b".to_vec()), (0, b"c".to_vec()), (1, b"d".to_vec())]
+        );
     }
 
     #[test]

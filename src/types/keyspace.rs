@@ -11,6 +11,22 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Deletes the given keys; returns how many existed (and were not expired).
 pub fn delete(db: &Db<'_>, keys: &[&[u8]]) -> Result<i64> {
+    delete_reporting(db, keys, None)
+}
+
+/// DEL that also lists the keys it deleted (live keys only, in argument order, each once), for
+/// keyspace notifications.
+pub fn delete_listing<'k>(db: &Db<'_>, keys: &[&'k [u8]]) -> Result<Vec<&'k [u8]>> {
+    let mut deleted = Vec::new();
+    delete_reporting(db, keys, Some(&mut deleted))?;
+    Ok(deleted)
+}
+
+fn delete_reporting<'k>(
+    db: &Db<'_>,
+    keys: &[&'k [u8]],
+    mut deleted: Option<&mut Vec<&'k [u8]>>,
+) -> Result<i64> {
     let _guard = db.lock_keys(keys.iter().copied());
     let now = crate::util::time::now_ms();
     let mut batch = db.batch();
@@ -23,6 +39,9 @@ pub fn delete(db: &Db<'_>, keys: &[&[u8]]) -> Result<i64> {
         if let Some(meta) = db.meta_raw(key)? {
             if !meta.is_expired(now) {
                 removed += 1;
+                if let Some(list) = deleted.as_deref_mut() {
+                    list.push(key);
+                }
             }
             batch.delete_key(db.phys, key, &meta);
         }

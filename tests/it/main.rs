@@ -17,6 +17,8 @@
 //! - `pubsub`: SUBSCRIBE/PUBLISH and friends with several clients over RESP2 and RESP3, output
 //!   buffer limits for slow subscribers, and a transcript compared with redis-server.
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
+//! - `notifications`: keyspace notifications per family, flag filtering, expiry events,
+//!   CONFIG round trip, and the event stream compared with redis-server.
 //! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
 //! - `acl`, `pubsub`, `redis_py`: ACL users, Pub/Sub, and redis-py driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
@@ -35,6 +37,7 @@ mod differential;
 mod harness;
 mod lists;
 mod ops;
+mod notifications;
 mod pubsub;
 mod redis_py;
 mod smoke;
