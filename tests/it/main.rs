@@ -19,8 +19,10 @@
 //! - `big_delete`: DEL of a 1,000,000-field hash and the compaction that reclaims it.
 //! - `notifications`: keyspace notifications per family, flag filtering, expiry events,
 //!   CONFIG round trip, and the event stream compared with redis-server.
-//! - `transactions`: MULTI/EXEC/WATCH, including isolation from concurrent readers.
-//! - `acl`, `pubsub`, `redis_py`: ACL users, Pub/Sub, and redis-py driven against Basalt.
+//! - `transactions`, `diff_transactions`: MULTI/EXEC/WATCH, isolation from concurrent readers,
+//!   and random transactions compared with redis-server.
+//! - `acl`, `tracking`: ACL users and client-side caching, transcripts compared with redis-server.
+//! - `redis_py`: redis-py's client classes driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 
 mod acl;
@@ -36,8 +38,8 @@ mod diff_zsets;
 mod differential;
 mod harness;
 mod lists;
-mod ops;
 mod notifications;
+mod ops;
 mod pubsub;
 mod redis_py;
 mod smoke;
