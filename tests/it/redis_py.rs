@@ -5,22 +5,33 @@
 use crate::harness::{notice, Server};
 use std::process::Command;
 
-/// The Python with redis-py: Debian's (tools/setup.sh installs python3-redis).
-const PYTHON: &str = "/usr/bin/python3";
+/// The Python of the virtualenv tools/setup.sh fills with redis-py from PyPI.
+fn python() -> String {
+    let venv = std::env::var("BASALT_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/basalt-venv",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    format!("{venv}/bin/python")
+}
 
 #[test]
 fn redis_py_client_classes_work() {
-    let has_redis_py = Command::new(PYTHON)
+    let python = python();
+    let has_redis_py = Command::new(&python)
         .args(["-c", "import redis"])
         .status()
         .is_ok_and(|s| s.success());
     if !has_redis_py {
-        notice("SKIPPED redis-py test: /usr/bin/python3 without the redis module (tools/setup.sh installs python3-redis)");
+        notice(&format!(
+            "SKIPPED redis-py test: no redis-py in {python} (tools/setup.sh creates the virtualenv)"
+        ));
         return;
     }
     let srv = Server::start();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/redis_py_compat.py");
-    let out = Command::new(PYTHON)
+    let out = Command::new(&python)
         .arg(script)
         .arg(srv.port().to_string())
         .output()
