@@ -4,7 +4,8 @@
 //! after checking that they exist and have a valid arity; a refused command makes EXEC answer
 //! EXECABORT. EXEC runs with the database view held exclusively, the way SWAPDB does: no other
 //! command runs while the queued ones do, so no client observes a transaction half done, and
-//! each queued command sees the writes of the ones before it. WATCH registers the keys with the
+//! each queued command sees the writes of the ones before it; their writes reach the WAL as one
+//! record (see `storage::txn`), so a crash keeps all of a transaction or none. WATCH registers the keys with the
 //! store, whose write batches raise the client's flag when one of them is written by anyone
 //! (the client itself included), and FLUSHDB/FLUSHALL/SWAPDB raise it for their databases.
 
@@ -105,10 +106,13 @@ fn exec(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     if changed {
         return Ok(Reply::NilArray);
     }
+    // The queued commands' writes go to the WAL as one record (storage::txn).
+    let txn = cx.shared.store.begin_txn();
     let mut replies = Vec::with_capacity(multi.queued.len());
     for queued in &multi.queued {
         replies.push(super::run_queued(cx, &queued.args()));
     }
+    txn.commit()?;
     Ok(Reply::Array(replies))
 }
 

@@ -9,6 +9,7 @@ pub mod locks;
 pub mod ready;
 pub mod scan;
 pub mod subkeys;
+pub mod txn;
 pub mod wal;
 pub mod watch;
 pub mod written;
@@ -373,6 +374,42 @@ impl Store {
         }
     }
 
+    /// Adds the key-count merge operands for `deltas` (per physical database: keys, keys with a
+    /// TTL) to a batch.
+    fn merge_counts(&self, wb: &mut WriteBatch, deltas: &[(u8, i64, i64)]) {
+        for &(phys, keys, expires) in deltas {
+            if keys != 0 {
+                wb.merge(count_key(phys), keys.to_le_bytes());
+            }
+            if expires != 0 {
+                wb.merge(expires_key(phys), expires.to_le_bytes());
+            }
+        }
+    }
+
+    /// Adds puts of a database's current key counters to a batch (a transaction's record).
+    fn put_counts(&self, wb: &mut WriteBatch, phys: u8) {
+        let p = usize::from(phys);
+        wb.put(
+            count_key(phys),
+            self.counts[p].load(Ordering::Relaxed).to_le_bytes(),
+        );
+        wb.put(
+            expires_key(phys),
+            self.expires[p].load(Ordering::Relaxed).to_le_bytes(),
+        );
+    }
+
+    /// Writes a batch built outside [`Batch`] (FLUSHDB, SWAPDB's map), joining a running
+    /// transaction's record if there is one so the WAL keeps the commands' order.
+    fn write_raw(&self, wb: WriteBatch) -> Result<()> {
+        if txn::active() {
+            return txn::apply(self, wb, &[]);
+        }
+        self.db.write(wb)?;
+        Ok(())
+    }
+
     /// Runs one round of active expiry: deletes up to `limit` keys whose time has come, under their
     /// key locks, with the count and the index updated in the same batch. Returns how many index
     /// entries it processed (a full round means the caller should go again soon). Each deletion
@@ -533,7 +570,9 @@ impl<'a> View<'a> {
         // Physical indexes past the configured count keep their identity mapping.
         let mut full: Vec<u8> = (0..MAX_DATABASES as u8).collect();
         full[..map.len()].copy_from_slice(map);
-        self.store.db.put(REC_DB_MAP, &full)?;
+        let mut wb = WriteBatch::default();
+        wb.put(REC_DB_MAP, &full);
+        self.store.write_raw(wb)?;
         Ok(())
     }
 
@@ -557,7 +596,7 @@ impl<'a> View<'a> {
             wb.put(expires_key(p), 0i64.to_le_bytes());
             phys_list.push(p);
         }
-        store.db.write(wb)?;
+        store.write_raw(wb)?;
         for &p in &phys_list {
             store.counts[p as usize].store(0, Ordering::Relaxed);
             store.expires[p as usize].store(0, Ordering::Relaxed);
@@ -684,17 +723,15 @@ impl<'a> Batch<'a> {
         if self.wb.is_empty() {
             return Ok(());
         }
-        for &(phys, keys, expires) in &self.deltas {
-            if keys != 0 {
-                self.wb.merge(count_key(phys), keys.to_le_bytes());
-            }
-            if expires != 0 {
-                self.wb.merge(expires_key(phys), expires.to_le_bytes());
-            }
+        if txn::active() {
+            // Inside EXEC: applied now, logged once at the end with the counters' operands.
+            txn::apply(self.store, std::mem::take(&mut self.wb), &self.deltas)?;
+        } else {
+            self.store.merge_counts(&mut self.wb, &self.deltas);
+            let mut wo = WriteOptions::default();
+            wo.set_sync(false);
+            self.store.db.write_opt(std::mem::take(&mut self.wb), &wo)?;
         }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(false);
-        self.store.db.write_opt(self.wb, &wo)?;
         for (phys, keys, expires) in self.deltas {
             self.store.counts[phys as usize].fetch_add(keys, Ordering::Relaxed);
             self.store.expires[phys as usize].fetch_add(expires, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 
 use crate::blocking::{recv, send, wait_blocked};
 use crate::harness::{raw, Reply, Server};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -345,4 +346,79 @@ fn a_pipeline_of_ten_thousand_commands_with_and_without_multi() {
         assert_eq!(lens.last(), Some(&10_000));
     }
     assert_eq!(raw(&mut c, &["LLEN", "ltrue"]), Reply::Int(10_000));
+}
+
+/// A transaction's writes survive a restart with exact key counts, including a FLUSHDB inside it.
+#[test]
+fn a_transaction_is_durable_with_exact_counts_across_a_kill() {
+    let mut srv = Server::start();
+    let mut c = srv.client();
+    raw(&mut c, &["SET", "before", "1"]);
+    raw(&mut c, &["MULTI"]);
+    raw(&mut c, &["SET", "gone", "1"]);
+    raw(&mut c, &["FLUSHDB"]);
+    raw(&mut c, &["SET", "a", "1"]);
+    raw(&mut c, &["RPUSH", "l", "x", "y"]);
+    raw(&mut c, &["SET", "t", "v", "EX", "100"]);
+    raw(&mut c, &["INCR", "a"]);
+    assert!(matches!(raw(&mut c, &["EXEC"]), Reply::Array(_)));
+    srv.kill9();
+    srv.restart();
+    let mut c = srv.client();
+    assert_eq!(raw(&mut c, &["DBSIZE"]), Reply::Int(3));
+    assert_eq!(raw(&mut c, &["GET", "a"]), Reply::bulk("2"));
+    assert_eq!(raw(&mut c, &["EXISTS", "before", "gone"]), Reply::Int(0));
+    assert_eq!(raw(&mut c, &["LLEN", "l"]), Reply::Int(2));
+    let Reply::Bulk(info) = raw(&mut c, &["INFO", "keyspace"]) else {
+        panic!("INFO keyspace");
+    };
+    assert!(
+        String::from_utf8_lossy(&info).contains("db0:keys=3,expires=1"),
+        "{}",
+        String::from_utf8_lossy(&info)
+    );
+}
+
+/// A process killed while EXEC runs keeps all of the transaction or none of it: its writes
+/// reach the WAL as one record.
+#[test]
+fn a_kill_during_exec_keeps_all_or_nothing() {
+    const N: usize = 200_000;
+    let mut srv = Server::start();
+    let mut s = crate::harness::raw_tcp(srv.port());
+    let mut req = Vec::with_capacity(N * 40);
+    req.extend_from_slice(b"MULTI\r\n");
+    for i in 0..N {
+        req.extend_from_slice(format!("SET key:{i} v\r\n").as_bytes());
+    }
+    s.write_all(&req).expect("send the transaction");
+    // Every command is queued once the last QUEUED arrives; then EXEC, and a kill a few
+    // milliseconds later, most likely while EXEC is applying its writes (tens of ms).
+    let mut queued = 0;
+    let mut buf = [0u8; 65536];
+    let mut carry = Vec::new();
+    while queued < N {
+        let n = std::io::Read::read(&mut s, &mut buf).expect("read replies");
+        assert!(n > 0, "connection closed after {queued} replies");
+        carry.extend_from_slice(&buf[..n]);
+        queued += carry.windows(9).filter(|w| w == b"+QUEUED\r\n").count();
+        let keep = carry.len().min(8);
+        carry.drain(..carry.len() - keep);
+    }
+    s.write_all(b"EXEC\r\n").expect("send EXEC");
+    std::thread::sleep(Duration::from_millis(5));
+    srv.kill9();
+    srv.restart();
+    let mut c = srv.client();
+    let Reply::Int(n) = raw(&mut c, &["DBSIZE"]) else {
+        panic!("DBSIZE");
+    };
+    assert!(
+        n == 0 || n == N as i64,
+        "a partial transaction survived: {n} of {N} keys"
+    );
+    let Reply::Array(keys) = raw(&mut c, &["KEYS", "*"]) else {
+        panic!("KEYS");
+    };
+    assert_eq!(keys.len() as i64, n, "DBSIZE and the keys disagree");
 }
