@@ -205,6 +205,10 @@ fn reset(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     cx.shared.ops.monitors.remove(cx.client.id());
     let client = &mut *cx.client;
     client.multi = None;
+    client
+        .info
+        .multi
+        .store(-1, std::sync::atomic::Ordering::Relaxed);
     client.unwatch(&cx.shared.store);
     cx.shared.tracking.disable(client.info.id);
     client.caching = None;

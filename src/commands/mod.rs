@@ -547,6 +547,10 @@ pub fn execute(
                 return reject(shared, client, e);
             }
             multi.queued.push(args.to_owned_args());
+            client
+                .info
+                .multi
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Outcome::Reply(Reply::status("QUEUED"));
         }
     }

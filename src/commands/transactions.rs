@@ -78,6 +78,7 @@ fn multi(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
         return Err(CmdError::msg("ERR MULTI calls can not be nested"));
     }
     cx.client.multi = Some(Multi::default());
+    cx.client.info.multi.store(0, Ordering::Relaxed);
     Ok(Reply::Ok)
 }
 
@@ -85,6 +86,7 @@ fn discard(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     if cx.client.multi.take().is_none() {
         return Err(CmdError::msg("ERR DISCARD without MULTI"));
     }
+    cx.client.info.multi.store(-1, Ordering::Relaxed);
     cx.client.unwatch(&cx.shared.store);
     Ok(Reply::Ok)
 }
@@ -93,6 +95,7 @@ fn exec(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     let Some(multi) = cx.client.multi.take() else {
         return Err(CmdError::msg("ERR EXEC without MULTI"));
     };
+    cx.client.info.multi.store(-1, Ordering::Relaxed);
     if multi.aborted {
         cx.client.unwatch(&cx.shared.store);
         return Err(CmdError::msg(

@@ -39,6 +39,10 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// Commands queued by MULTI, or -1 outside a transaction (CLIENT LIST `multi=`, flag `x`).
+    pub multi: std::sync::atomic::AtomicI64,
+    /// CLIENT TRACKING: bit 0 on, bit 1 BCAST (CLIENT LIST flags `t`, `B`).
+    pub tracking: AtomicU8,
     /// The ACL user the client authenticated as (CLIENT LIST `user=`, CLIENT KILL USER).
     pub user: Mutex<String>,
     /// In MONITOR mode (CLIENT LIST flag `O`).
@@ -231,6 +235,8 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            multi: std::sync::atomic::AtomicI64::new(-1),
+            tracking: AtomicU8::new(0),
             user: Mutex::new("default".into()),
             monitor: AtomicBool::new(false),
             pubsub: Default::default(),

@@ -69,6 +69,8 @@ impl Tracking {
     /// CLIENT TRACKING ON.
     pub fn enable(&self, info: &Arc<ClientInfo>, opts: Options) {
         let mut inner = self.inner.lock();
+        let bits = 1 | if opts.bcast { 2 } else { 0 };
+        info.tracking.store(bits, Ordering::Relaxed);
         let tracked = Tracked {
             info: Arc::clone(info),
             opts,
@@ -82,7 +84,8 @@ impl Tracking {
     /// CLIENT TRACKING OFF, RESET or disconnect.
     pub fn disable(&self, id: u64) {
         let mut inner = self.inner.lock();
-        if inner.clients.remove(&id).is_some() {
+        if let Some(t) = inner.clients.remove(&id) {
+            t.info.tracking.store(0, Ordering::Relaxed);
             self.active.fetch_sub(1, Ordering::Relaxed);
             crate::storage::written::disarm();
             inner.keys.retain(|_, ids| {

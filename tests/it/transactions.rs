@@ -422,3 +422,27 @@ fn a_kill_during_exec_keeps_all_or_nothing() {
     };
     assert_eq!(keys.len() as i64, n, "DBSIZE and the keys disagree");
 }
+
+#[test]
+fn client_list_shows_a_transaction_being_queued() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    let mut other = srv.client();
+    let Reply::Int(id) = raw(&mut c, &["CLIENT", "ID"]) else {
+        panic!("CLIENT ID");
+    };
+    let line = |other: &mut redis::Connection| match raw(
+        other,
+        &["CLIENT", "LIST", "ID", &id.to_string()],
+    ) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        r => panic!("CLIENT LIST: {r}"),
+    };
+    assert!(line(&mut other).contains(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "));
+    raw(&mut c, &["MULTI"]);
+    raw(&mut c, &["SET", "a", "1"]);
+    raw(&mut c, &["SET", "b", "1"]);
+    assert!(line(&mut other).contains(" flags=x db=0 sub=0 psub=0 ssub=0 multi=2 "));
+    raw(&mut c, &["EXEC"]);
+    assert!(line(&mut other).contains(" multi=-1 "));
+}

@@ -149,6 +149,8 @@ struct ClientLine<'a> {
     idle: u64,
     flags: &'a str,
     db: usize,
+    /// Commands queued by MULTI, -1 outside a transaction.
+    multi: i64,
     /// Subscriptions: channels, patterns, shard channels.
     subs: [usize; 3],
     qbuf: usize,
@@ -173,7 +175,7 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
     let tot_mem = 2 * READ_BUFFER + l.argv_mem + l.omem;
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-         multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
+         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
          tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         l.id,
         l.addr,
@@ -187,6 +189,7 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
         l.subs[0],
         l.subs[1],
         l.subs[2],
+        l.multi,
         l.qbuf,
         qbuf_free,
         l.argv_mem,
@@ -205,30 +208,25 @@ fn format_client_line(l: &ClientLine<'_>) -> String {
 
 /// The `flags=` letters Redis would show, from what Basalt tracks.
 fn client_flags(info: &ClientInfo) -> String {
-    let mut f = String::new();
-    // Redis lists a monitor's `O` first (where a replica's `S` goes).
-    if info.monitor.load(Ordering::Relaxed) {
-        f.push('O');
-    }
-    if info.pubsub.is_subscribed() {
-        f.push('P');
-    }
-    if info.is_killed() {
-        f.push('A');
-    }
-    if info.blocked.load(Ordering::Relaxed) {
-        f.push('b');
-    }
-    if info.no_evict.load(Ordering::Relaxed) {
-        f.push('e');
-    }
-    if info.no_touch.load(Ordering::Relaxed) {
-        f.push('T');
-    }
+    let tracking = info.tracking.load(Ordering::Relaxed);
+    // Redis's order (catClientInfoString): a monitor's `O` where a replica's `S` goes.
+    let flags = [
+        (info.monitor.load(Ordering::Relaxed), 'O'),
+        (info.pubsub.is_subscribed(), 'P'),
+        (info.multi.load(Ordering::Relaxed) >= 0, 'x'),
+        (info.blocked.load(Ordering::Relaxed), 'b'),
+        (tracking & 1 != 0, 't'),
+        (tracking & 2 != 0, 'B'),
+        (info.is_killed(), 'A'),
+        (info.no_evict.load(Ordering::Relaxed), 'e'),
+        (info.no_touch.load(Ordering::Relaxed), 'T'),
+    ];
+    let f: String = flags.iter().filter(|(on, _)| *on).map(|(_, c)| c).collect();
     if f.is_empty() {
-        f.push('N');
+        "N".into()
+    } else {
+        f
     }
-    f
 }
 
 /// The CLIENT LIST line of a client; `argv_mem` is the size of the command it is running.
@@ -254,6 +252,7 @@ fn client_line(info: &ClientInfo, argv_mem: usize) -> String {
         idle: info.idle_secs(),
         flags: &flags,
         db: info.db.load(Ordering::Relaxed),
+        multi: info.multi.load(Ordering::Relaxed),
         subs: [Kind::Channel, Kind::Pattern, Kind::Shard].map(|k| info.pubsub.count(k)),
         qbuf: info.query_buf.load(Ordering::Relaxed),
         argv_mem,
@@ -809,6 +808,7 @@ mod tests {
             idle: 1,
             flags: "N",
             db: 2,
+            multi: -1,
             subs: [1, 2, 3],
             qbuf: 26,
             argv_mem: 10,
