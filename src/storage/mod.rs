@@ -153,8 +153,12 @@ fn cf_options(cfg: &Config, cache: &Cache, bloom: bool) -> Options {
     o
 }
 
+/// Name of the key counters' merge operator: a tool opening the data directory must register
+/// [`add_i64_merge`] under it to replay the WAL.
+pub const COUNTER_MERGE: &str = "basalt.add_i64";
+
 /// Adds little-endian i64 operands to an existing little-endian i64 (the key counters).
-fn add_i64_merge(
+pub fn add_i64_merge(
     _key: &[u8],
     existing: Option<&[u8]>,
     operands: &rocksdb::MergeOperands,
@@ -194,7 +198,7 @@ impl Store {
         opts.set_bytes_per_sync(1 << 20);
         opts.set_max_total_wal_size(4 * cfg.write_buffer_size);
         opts.set_keep_log_file_num(4);
-        opts.set_merge_operator_associative("basalt.add_i64", add_i64_merge);
+        opts.set_merge_operator_associative(COUNTER_MERGE, add_i64_merge);
 
         let meta = cf_options(cfg, &cache, true);
         let mut data = cf_options(cfg, &cache, true);
@@ -209,7 +213,7 @@ impl Store {
         });
         let expire = cf_options(cfg, &cache, false);
         let mut default = cf_options(cfg, &cache, false);
-        default.set_merge_operator_associative("basalt.add_i64", add_i64_merge);
+        default.set_merge_operator_associative(COUNTER_MERGE, add_i64_merge);
         let cfs = vec![
             ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, default),
             ColumnFamilyDescriptor::new(CF_META, meta),

@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::harness::{
-    cmd, connect, escape, escape_cmd, file_text, free_port, notice, raw_tcp, read_line, read_until,
-    wait_closed, RedisServer, Reply, Server, BASALT_BIN,
+    check_steps, cmd, connect, escape, eventually, file_text, free_port, notice, raw_tcp,
+    read_line, read_until, run_steps, wait_closed, RedisServer, Reply, Server, Step, BASALT_BIN,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -47,51 +47,6 @@ fn arity(name: &str) -> Reply {
     Reply::Error(format!(
         "ERR wrong number of arguments for '{name}' command"
     ))
-}
-
-/// One command and the reply it must get.
-type Step<'a> = (&'a [&'a str], Reply);
-
-/// Runs the steps in order on one connection; one line per reply that is not the expected one.
-fn run_steps(who: &str, conn: &mut redis::Connection, steps: &[Step<'_>]) -> Vec<String> {
-    steps
-        .iter()
-        .filter_map(|(args, want)| {
-            let got = cmd(conn, args);
-            (got != *want)
-                .then(|| format!("{who}: {} -> {got} (expected {want})", escape_cmd(args)))
-        })
-        .collect()
-}
-
-/// The steps must get exactly the expected replies from Basalt and, when given, from the
-/// reference redis-server.
-#[track_caller]
-fn check_steps(
-    basalt: &mut redis::Connection,
-    redis: Option<&mut redis::Connection>,
-    steps: &[Step<'_>],
-) {
-    let mut failures = run_steps("basalt", basalt, steps);
-    if let Some(r) = redis {
-        failures.extend(run_steps("redis", r, steps));
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-}
-
-/// Poll `f` every 50 ms until it returns true or `secs` pass. A liveness bound, not a timing
-/// assertion: the deadlines are far above the expected delays.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn now_secs() -> i64 {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use basalt::config::Config;
 use basalt::storage::encoding::{data_prefix, parse_data_key, CF_DATA};
-use basalt::storage::Store;
+use basalt::storage::{add_i64_merge, Store, COUNTER_MERGE};
 
 use crate::harness::{notice, raw, Reply, Server};
 
@@ -127,20 +127,6 @@ fn wait_rocksdb_idle(c: &mut redis::Connection) {
     }
 }
 
-/// The server's counter merge (little-endian i64 sums), for the WAL replay of a read-only open.
-fn add_i64(
-    _key: &[u8],
-    existing: Option<&[u8]>,
-    operands: &rocksdb::MergeOperands,
-) -> Option<Vec<u8>> {
-    let decode = |b: &[u8]| b.try_into().map(i64::from_le_bytes).unwrap_or(0);
-    let mut total = existing.map_or(0, decode);
-    for op in operands {
-        total = total.wrapping_add(decode(op));
-    }
-    Some(total.to_le_bytes().to_vec())
-}
-
 /// The `data` entries of `KEY` in database 0, counted per version.
 fn count_by_version(db: &rocksdb::DB) -> BTreeMap<u64, usize> {
     let cf = db.cf_handle(CF_DATA).expect("data column family");
@@ -172,7 +158,7 @@ fn count_read_only(rocks_dir: &Path) -> BTreeMap<u64, usize> {
     // the test cannot replay fails the open instead of hiding data.
     let cf_opts = || {
         let mut o = rocksdb::Options::default();
-        o.set_merge_operator_associative("basalt.add_i64", add_i64);
+        o.set_merge_operator_associative(COUNTER_MERGE, add_i64_merge);
         o
     };
     let mut opts = cf_opts();

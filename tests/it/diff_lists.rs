@@ -18,9 +18,8 @@
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use redis::ConnectionLike;
 
-use crate::harness::{escape_cmd, notice, RedisServer, Reply, Server};
+use crate::harness::{escape_cmd, notice, pipeline, RedisServer, Reply, Server};
 
 const KEYS: &[&[u8]] = &[
     b"l1", b"l2", b"l3", b"", b"l\x00", b"big1", b"big2", b"s", b"h",
@@ -383,23 +382,6 @@ impl Gen {
                 args
             }
         }
-    }
-}
-
-/// Sends `cmds` in one pipeline and returns one reply per command.
-fn pipeline(conn: &mut redis::Connection, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
-    let mut packed = Vec::new();
-    for args in cmds {
-        packed.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            packed.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            packed.extend_from_slice(a);
-            packed.extend_from_slice(b"\r\n");
-        }
-    }
-    match conn.req_packed_commands(&packed, 0, cmds.len()) {
-        Ok(values) => values.into_iter().map(Reply::from).collect(),
-        Err(e) => vec![Reply::Io(e.to_string()); cmds.len()],
     }
 }
 

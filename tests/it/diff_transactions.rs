@@ -6,10 +6,9 @@
 //! Knobs: `BASALT_TDIFF_SEEDS=1,2` (default 1..=4), `BASALT_TDIFF_COMMANDS=n` (default 5000 per
 //! seed), `BASALT_TDIFF_TRACE=1`.
 
-use crate::harness::{escape_cmd, notice, RedisServer, Reply, Server};
+use crate::harness::{escape_cmd, notice, pipeline, RedisServer, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redis::ConnectionLike;
 
 const KEYS: &[&str] = &["a", "b", "l", "h", "w"];
 
@@ -69,22 +68,6 @@ fn next(rng: &mut StdRng, in_multi: &mut bool) -> Vec<Vec<u8>> {
         }
         8 => vec![b("UNWATCH")],
         _ => command(rng, *in_multi),
-    }
-}
-
-fn pipeline(conn: &mut redis::Connection, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
-    let mut packed = Vec::new();
-    for args in cmds {
-        packed.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            packed.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            packed.extend_from_slice(a);
-            packed.extend_from_slice(b"\r\n");
-        }
-    }
-    match conn.req_packed_commands(&packed, 0, cmds.len()) {
-        Ok(values) => values.into_iter().map(Reply::from).collect(),
-        Err(e) => vec![Reply::Io(e.to_string()); cmds.len()],
     }
 }
 

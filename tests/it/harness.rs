@@ -723,3 +723,70 @@ pub fn read_until(s: &mut TcpStream, stop: &[u8]) -> Vec<u8> {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scripted steps, polling and raw pipelines shared by the test modules
+// ---------------------------------------------------------------------------------------------
+
+/// One command and the reply it must get.
+pub type Step<'a> = (&'a [&'a str], Reply);
+
+/// Runs the steps in order on one connection; one line per reply that is not the expected one.
+pub fn run_steps(who: &str, conn: &mut redis::Connection, steps: &[Step<'_>]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|(args, want)| {
+            let got = cmd(conn, args);
+            (got != *want)
+                .then(|| format!("{who}: {} -> {got} (expected {want})", escape_cmd(args)))
+        })
+        .collect()
+}
+
+/// The steps must get exactly the expected replies from Basalt and, when given, from the
+/// reference redis-server.
+#[track_caller]
+pub fn check_steps(
+    basalt: &mut redis::Connection,
+    redis: Option<&mut redis::Connection>,
+    steps: &[Step<'_>],
+) {
+    let mut failures = run_steps("basalt", basalt, steps);
+    if let Some(r) = redis {
+        failures.extend(run_steps("redis", r, steps));
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Poll `f` every 50 ms until it returns true or `secs` pass. A liveness bound, not a timing
+/// assertion: the deadlines are far above the expected delays.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `cmds` in one pipeline and returns one reply per command.
+pub fn pipeline(conn: &mut redis::Connection, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
+    use redis::ConnectionLike;
+    let mut packed = Vec::new();
+    for args in cmds {
+        packed.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            packed.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            packed.extend_from_slice(a);
+            packed.extend_from_slice(b"\r\n");
+        }
+    }
+    match conn.req_packed_commands(&packed, 0, cmds.len()) {
+        Ok(values) => values.into_iter().map(Reply::from).collect(),
+        Err(e) => vec![Reply::Io(e.to_string()); cmds.len()],
+    }
+}

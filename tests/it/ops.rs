@@ -8,9 +8,11 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{cmd, raw, raw_tcp, read_line, RedisServer, Reply, Server};
+use crate::harness::{
+    check_steps, cmd, eventually, raw, raw_tcp, read_line, RedisServer, Reply, Server,
+};
 
 fn ok() -> Reply {
     Reply::ok()
@@ -22,42 +24,6 @@ fn err(s: &str) -> Reply {
 
 fn b(s: impl AsRef<[u8]>) -> Reply {
     Reply::bulk(s)
-}
-
-/// Runs the steps on Basalt and, if given, on redis-server; fails listing every mismatch.
-fn check_steps(
-    basalt: &mut redis::Connection,
-    redis: Option<&mut redis::Connection>,
-    steps: &[(&[&str], Reply)],
-) {
-    let mut failures = Vec::new();
-    let mut run = |who: &str, conn: &mut redis::Connection| {
-        for (args, want) in steps {
-            let got = cmd(conn, args);
-            if &got != want {
-                failures.push(format!("{who}: {args:?}: got {got}, want {want}"));
-            }
-        }
-    };
-    run("basalt", basalt);
-    if let Some(r) = redis {
-        run("redis", r);
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-}
-
-/// Polls `f` every 20 ms until it holds or `secs` pass (a liveness bound, not a timing check).
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The entries of a SLOWLOG GET reply as (argv, client name).
