@@ -2,6 +2,7 @@
 //! `basalt-rdb` tool and DUMP/RESTORE build on. Redis's source (rdb.c, crc64.c) is the authority.
 
 pub mod crc64;
+pub mod intset;
 
 /// Why decoding RDB bytes failed; every variant names the byte offset so a bad file can be
 /// located with a hex dump.
