@@ -47,6 +47,28 @@ pub fn decode(blob: &[u8]) -> Result<Vec<i64>, RdbError> {
     Ok(out)
 }
 
+/// Encodes integers as an intset: sorted, deduplicated, at the smallest width that holds them
+/// all, as Redis keeps it.
+pub fn encode(values: &[i64]) -> Vec<u8> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let width: usize = if sorted.iter().all(|&v| i16::try_from(v).is_ok()) {
+        2
+    } else if sorted.iter().all(|&v| i32::try_from(v).is_ok()) {
+        4
+    } else {
+        8
+    };
+    let mut out = Vec::with_capacity(8 + sorted.len() * width);
+    out.extend_from_slice(&(width as u32).to_le_bytes());
+    out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+    for v in sorted {
+        out.extend_from_slice(&v.to_le_bytes()[..width]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +84,19 @@ mod tests {
         let mut blob = vec![8, 0, 0, 0, 1, 0, 0, 0];
         blob.extend_from_slice(&i64::MIN.to_le_bytes());
         assert_eq!(decode(&blob), Ok(vec![i64::MIN]));
+    }
+
+    #[test]
+    fn encode_round_trips_at_each_width() {
+        for vals in [vec![5, -1, 5], vec![70_000, -3], vec![i64::MAX, 0]] {
+            let mut want = vals.clone();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(decode(&encode(&vals)), Ok(want));
+        }
+        assert_eq!(encode(&[1])[0], 2);
+        assert_eq!(encode(&[70_000])[0], 4);
+        assert_eq!(encode(&[i64::MAX])[0], 8);
     }
 
     #[test]
