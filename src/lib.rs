@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod config;
 pub mod protocol;
+pub mod rdb;
 pub mod server;
 pub mod storage;
 pub mod types;
