@@ -497,6 +497,60 @@ mod tests {
     }
 
     #[test]
+    fn matches_a_listpack_dumped_by_redis() {
+        // DUMP of `HSET h a 1 b -5 c 200 d 70000 e hello f -9223372036854775808 g 007`,
+        // Redis 7.0.15, rdbcompression off.
+        let redis: [u8; 63] = [
+            0x3f, 0x00, 0x00, 0x00, 0x0e, 0x00, 0x81, 0x61, 0x02, 0x01, 0x01, 0x81, 0x62, 0x02,
+            0xdf, 0xfb, 0x02, 0x81, 0x63, 0x02, 0xc0, 0xc8, 0x02, 0x81, 0x64, 0x02, 0xf2, 0x70,
+            0x11, 0x01, 0x04, 0x81, 0x65, 0x02, 0x85, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x06, 0x81,
+            0x66, 0x02, 0xf4, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x09, 0x81, 0x67,
+            0x02, 0x83, 0x30, 0x30, 0x37, 0x04, 0xff,
+        ];
+        let elems: [&[u8]; 14] = [
+            b"a",
+            b"1",
+            b"b",
+            b"-5",
+            b"c",
+            b"200",
+            b"d",
+            b"70000",
+            b"e",
+            b"hello",
+            b"f",
+            b"-9223372036854775808",
+            b"g",
+            b"007",
+        ];
+        let decoded: Vec<Vec<u8>> = items(&redis).unwrap().iter().map(Item::to_vec).collect();
+        assert_eq!(decoded, elems);
+        assert_eq!(pack(|w| elems.iter().for_each(|e| w.push_bytes(e))), redis);
+    }
+
+    #[test]
+    fn mutated_blobs_never_panic() {
+        let good = pack(|w| {
+            for s in [
+                &b"hello"[..],
+                b"-300",
+                b"70000",
+                &[b'q'; 100],
+                b"5000000000",
+            ] {
+                w.push_bytes(s);
+            }
+        });
+        for at in 0..good.len() {
+            for flip in [0x01, 0x10, 0x40, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                let _ = items(&bad);
+            }
+        }
+    }
+
+    #[test]
     fn rejects_corruption() {
         let good = pack(|w| {
             w.push_bytes(b"hello");

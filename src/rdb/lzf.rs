@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn mutated_streams_never_panic() {
+        let data =
+            b"the quick brown fox jumps over the lazy dog; the quick brown fox again".repeat(8);
+        let good = compress(&data).unwrap();
+        for at in 0..good.len() {
+            for flip in [0x01, 0x10, 0x20, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                let _ = decompress(&bad, data.len());
+                let _ = decompress(&bad[..at], data.len());
+            }
+        }
+    }
+
+    #[test]
     fn refuses_implausible_length_before_allocating() {
         assert_eq!(
             decompress(&[0, b'a', 0xe0, 0xff], usize::MAX),

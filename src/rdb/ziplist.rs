@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn mutated_blobs_never_panic() {
+        let mid = vec![b'm'; 300];
+        let good = build(
+            &[
+                Item::Str(b"abc"),
+                Item::Str(&mid),
+                Item::Int(-70_000),
+                Item::Int(3),
+            ],
+            false,
+        );
+        for at in 0..good.len() {
+            for flip in [0x01, 0x10, 0x40, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                let _ = items(&bad);
+            }
+        }
+    }
+
+    #[test]
     fn rejects_corruption() {
         let mid = vec![b'm'; 300];
         let good = build(

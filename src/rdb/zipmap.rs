@@ -162,6 +162,19 @@ mod tests {
     }
 
     #[test]
+    fn mutated_blobs_never_panic() {
+        let long = vec![b'l'; 300];
+        let good = build(&[(b"key", b"value"), (&long, b"v"), (b"k", &long)], 3);
+        for at in 0..good.len() {
+            for flip in [0x01, 0x10, 0x40, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                let _ = pairs(&bad);
+            }
+        }
+    }
+
+    #[test]
     fn rejects_corruption() {
         let good = build(&[(b"key", b"value"), (b"k2", b"v2")], 2);
         assert!(pairs(&good).is_ok());
