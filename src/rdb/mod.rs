@@ -3,6 +3,10 @@
 
 pub mod crc64;
 pub mod intset;
+pub mod listpack;
+pub mod lzf;
+pub mod ziplist;
+pub mod zipmap;
 
 /// Why decoding RDB bytes failed; every variant names the byte offset so a bad file can be
 /// located with a hex dump.
