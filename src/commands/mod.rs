@@ -8,6 +8,7 @@ pub mod acl;
 pub mod args;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
@@ -335,6 +336,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
     [
         strings::TABLE,
         keys::TABLE,
+        dump::TABLE,
         connection::TABLE,
         server::TABLE,
         introspection::TABLE,

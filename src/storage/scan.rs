@@ -130,6 +130,27 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
+    /// Calls `f` with every live key of the database and its full metadata (a string's value
+    /// included), in byte order, stopping at the first error `f` returns. For whole-database
+    /// walks such as `basalt-rdb export`; bypasses the block cache like [`Db::for_each_key`].
+    pub fn try_for_each_entry<E: From<super::StoreError>>(
+        &self,
+        now: u64,
+        mut f: impl FnMut(&[u8], Meta) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut it = self.meta_iter(b"", false);
+        it.seek_to_first();
+        while let Some((k, v)) = it.item() {
+            let meta = Meta::decode(v.to_vec())?;
+            if !meta.is_expired(now) {
+                f(k.get(1..).unwrap_or_default(), meta)?;
+            }
+            it.next();
+        }
+        it.status().map_err(super::StoreError::from)?;
+        Ok(())
+    }
+
     /// A random live key, or None when the database has none.
     ///
     /// Keys are ordered, not hashed, so this walks down the key space as a trie (a random descent,

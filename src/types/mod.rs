@@ -5,6 +5,7 @@ pub mod collection;
 pub mod hashes;
 pub mod keyspace;
 pub mod lists;
+pub mod rdb;
 pub mod sets;
 pub mod strings;
 pub mod zsets;

@@ -63,7 +63,7 @@ fn index_sub(score: f64, member: &[u8]) -> Vec<u8> {
     s
 }
 
-fn parse_index_sub(sub: &[u8]) -> Result<(f64, &[u8])> {
+pub(crate) fn parse_index_sub(sub: &[u8]) -> Result<(f64, &[u8])> {
     let b: [u8; 8] = sub
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -695,7 +695,7 @@ pub fn scan(
 // ---------------------------------------------------------------------------------------------
 
 /// Writes one member's score, moving its index entry when the score changed.
-fn put_member(
+pub(crate) fn put_member(
     batch: &mut Batch<'_>,
     phys: u8,
     key: &[u8],
