@@ -600,6 +600,12 @@ impl RedisServer {
     /// Start a fresh redis-server, or return None (printing `SKIPPED: redis-server not
     /// installed` to stderr) when the binary is absent.
     pub fn start() -> Option<RedisServer> {
+        RedisServer::start_loading(None)
+    }
+
+    /// Start a redis-server that loads `rdb` at startup (copied into its directory as
+    /// `dump.rdb`); None when redis-server is absent, as [`RedisServer::start`].
+    pub fn start_loading(rdb: Option<&Path>) -> Option<RedisServer> {
         if !redis_server_available() {
             notice("SKIPPED: redis-server not installed");
             return None;
@@ -608,6 +614,9 @@ impl RedisServer {
             .prefix("redis-ref-")
             .tempdir()
             .expect("create temp dir");
+        if let Some(rdb) = rdb {
+            std::fs::copy(rdb, tmp.path().join("dump.rdb")).expect("copy the RDB file");
+        }
         let log = tmp.path().join("redis.log");
         let mut last_err = String::new();
         for _attempt in 0..3 {
@@ -621,6 +630,8 @@ impl RedisServer {
                 "",
                 "--appendonly",
                 "no",
+                "--dbfilename",
+                "dump.rdb",
                 "--dir",
                 &tmp.path().to_string_lossy(),
             ]
@@ -644,6 +655,16 @@ impl RedisServer {
             log.display(),
             read_log(&log)
         );
+    }
+
+    /// The server's directory, where SAVE writes `dump.rdb`.
+    pub fn dir(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    /// The server's log so far.
+    pub fn log_contents(&self) -> String {
+        read_log(&self.log)
     }
 
     pub fn port(&self) -> u16 {

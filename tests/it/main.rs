@@ -24,6 +24,7 @@
 //! - `acl`, `tracking`: ACL users and client-side caching, transcripts compared with redis-server.
 //! - `redis_py`: redis-py's client classes driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
+//! - `rdb`: `basalt-rdb` import/export/inspect and DUMP/RESTORE against redis-server.
 
 mod acl;
 mod admin;
@@ -41,6 +42,7 @@ mod lists;
 mod notifications;
 mod ops;
 mod pubsub;
+mod rdb;
 mod redis_py;
 mod smoke;
 mod tracking;
