@@ -337,6 +337,26 @@ impl Store {
         Ok(self.wal.ack(&self.db)?)
     }
 
+    /// Flushes every column family's memtable to SST files and syncs the WAL: after writes
+    /// made with [`Batch::commit_unlogged`], this is what makes them durable.
+    pub fn flush_all(&self) -> Result<()> {
+        let mut fo = rocksdb::FlushOptions::default();
+        fo.set_wait(true);
+        let cfs: Vec<&ColumnFamily> = [
+            rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+            CF_META,
+            CF_DATA,
+            CF_ZSCORE,
+            CF_EXPIRE,
+        ]
+        .iter()
+        .map(|n| self.cf(n))
+        .collect();
+        self.db.flush_cfs_opt(&cfs, &fo)?;
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     /// Starts a write batch.
     pub fn batch(&self) -> Batch<'_> {
         Batch {
@@ -723,7 +743,18 @@ impl<'a> Batch<'a> {
 
     /// Commits atomically and applies the key-count changes. The write is in RocksDB's WAL buffer
     /// afterwards; [`Store::ack`] makes it durable before any reply goes out.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_with(true)
+    }
+
+    /// Commits without writing the WAL, for offline bulk loads (`basalt-rdb import`): the caller
+    /// makes the writes durable with [`Store::flush_all`] before reporting success. Counts and
+    /// hooks are applied as by [`Batch::commit`].
+    pub fn commit_unlogged(self) -> Result<()> {
+        self.commit_with(false)
+    }
+
+    fn commit_with(mut self, wal: bool) -> Result<()> {
         if self.wb.is_empty() {
             return Ok(());
         }
@@ -734,6 +765,7 @@ impl<'a> Batch<'a> {
             self.store.merge_counts(&mut self.wb, &self.deltas);
             let mut wo = WriteOptions::default();
             wo.set_sync(false);
+            wo.disable_wal(!wal);
             self.store.db.write_opt(std::mem::take(&mut self.wb), &wo)?;
         }
         for (phys, keys, expires) in self.deltas {

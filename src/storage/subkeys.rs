@@ -158,6 +158,14 @@ impl<'a> Batch<'a> {
             .put_cf(handle, sub_key(phys, key, version, sub), value);
     }
 
+    /// Writes one sub-key given its full RocksDB key ([`sub_key`]), for bulk loads that build
+    /// keys in one reused buffer.
+    pub fn put_sub_raw(&mut self, cf: SubCf, phys: u8, key: &[u8], full: &[u8], value: &[u8]) {
+        self.touch(phys, key);
+        let handle = self.store.cf(cf.name());
+        self.raw().put_cf(handle, full, value);
+    }
+
     /// Deletes one sub-key of a collection version.
     pub fn delete_sub(&mut self, cf: SubCf, phys: u8, key: &[u8], version: u64, sub: &[u8]) {
         self.touch(phys, key);

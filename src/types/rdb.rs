@@ -9,9 +9,9 @@
 use super::zsets;
 use crate::rdb::{Chunk, Kind, RdbError, Writer};
 use crate::storage::subkeys::SubCf;
+use crate::storage::encoding::data_prefix;
 use crate::storage::{Batch, Db, Meta, StoreError, ValueType};
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 
 /// Why a key could not be moved between storage and RDB.
@@ -44,16 +44,35 @@ pub struct KeyLoader {
     pub expired_fields: u64,
     /// Hash fields imported without the TTL they carried (Basalt has no field TTLs).
     pub dropped_field_ttls: u64,
+    /// The sub-key being written: the collection's prefix, then the element (reused).
+    sub: Vec<u8>,
+    prefix_len: usize,
 }
 
+/// A 128-bit fingerprint of an element, for the duplicate check: two independent 64-bit
+/// multiply-fold hashes (as wyhash mixes), far cheaper than SipHash on the import path. A
+/// collision could only make an import refuse a value, never accept a bad one.
 fn fingerprint(b: &[u8]) -> u128 {
-    let half = |salt: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        b.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
+    const K: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
+    fn mix(a: u64, b: u64) -> u64 {
+        let m = u128::from(a) * u128::from(b);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    let mut h = [K[0] ^ b.len() as u64, K[1].rotate_left(17) ^ b.len() as u64];
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        h[0] = mix(h[0] ^ w, K[1]);
+        h[1] = mix(h[1] ^ w.rotate_left(29), K[0]);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let w = u64::from_le_bytes(tail);
+    h[0] = mix(mix(h[0] ^ w, K[1]), K[0] ^ 0x9e37_79b9);
+    h[1] = mix(mix(h[1] ^ w.rotate_left(29), K[0]), K[1] ^ 0x7f4a_7c15);
+    (u128::from(h[0]) << 64) | u128::from(h[1])
 }
 
 impl KeyLoader {
@@ -68,6 +87,7 @@ impl KeyLoader {
             }
             _ => db.store.next_version()?,
         };
+        let sub = data_prefix(db.phys, key, version);
         Ok(KeyLoader {
             phys: db.phys,
             key: key.to_vec(),
@@ -78,6 +98,8 @@ impl KeyLoader {
             seen: HashSet::new(),
             expired_fields: 0,
             dropped_field_ttls: 0,
+            prefix_len: sub.len(),
+            sub,
         })
     }
 
@@ -92,6 +114,13 @@ impl KeyLoader {
         } else {
             Err(KeyIoError::Duplicate(what))
         }
+    }
+
+    /// Writes the sub-key `element` of this collection with `value`.
+    fn put(&mut self, batch: &mut Batch<'_>, element: &[u8], value: &[u8]) {
+        self.sub.truncate(self.prefix_len);
+        self.sub.extend_from_slice(element);
+        batch.put_sub_raw(SubCf::Data, self.phys, &self.key, &self.sub, value);
     }
 
     /// Writes one chunk's elements into `batch`.
@@ -111,15 +140,14 @@ impl KeyLoader {
             (Kind::List, Chunk::List(items)) => {
                 for e in items {
                     let index = crate::types::lists::INITIAL_HEAD + self.count;
-                    let key = &self.key;
-                    batch.put_sub(SubCf::Data, phys, key, version, &index.to_be_bytes(), &e);
+                    self.put(batch, &index.to_be_bytes(), &e);
                     self.count += 1;
                 }
             }
             (Kind::Set, Chunk::Set(members)) => {
                 for m in members {
                     self.first_time(&m, "set member")?;
-                    batch.put_sub(SubCf::Data, phys, &self.key, version, &m, b"");
+                    self.put(batch, &m, b"");
                     self.count += 1;
                 }
             }
@@ -140,7 +168,7 @@ impl KeyLoader {
                         }
                         self.dropped_field_ttls += 1;
                     }
-                    batch.put_sub(SubCf::Data, phys, &self.key, version, &f.field, &f.value);
+                    self.put(batch, &f.field, &f.value);
                     self.count += 1;
                 }
             }

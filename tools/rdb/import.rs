@@ -2,8 +2,10 @@
 //!
 //! A reader thread decodes the file while this thread writes: decoded events cross a bounded
 //! channel in batches, so decoding and RocksDB writes overlap and memory stays bounded. Writes go
-//! in large batches (a few MB) without a sync each; one WAL sync at the end makes the import
-//! durable. A collection's metadata is written after all its elements, so a key is invisible
+//! in large batches (a few MB) that bypass the WAL; one flush of the memtables to SST files at
+//! the end makes the import durable, and only then is success reported. An import that is
+//! interrupted (killed, power loss) may have loaded part of the file: each key is whole or
+//! absent, and running it again with `--replace` completes it. A collection's metadata is written after all its elements, so a key is invisible
 //! until complete. When keys may already exist and neither `--replace` nor `--skip-existing` is
 //! given, a first pass over the file looks for them and refuses before writing anything.
 
@@ -222,7 +224,8 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         let full = std::mem::replace(&mut self.batch, self.store.batch());
-        full.commit().context("writing to the data directory")?;
+        full.commit_unlogged()
+            .context("writing to the data directory")?;
         Ok(())
     }
 
@@ -528,9 +531,8 @@ pub fn run(args: ImportArgs) -> Result<()> {
     imp.flush(true)?;
     if !args.dry_run {
         store
-            .rocks()
-            .flush_wal(true)
-            .context("syncing the write-ahead log")?;
+            .flush_all()
+            .context("flushing the imported data to disk")?;
     }
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
