@@ -9,7 +9,9 @@ use std::io::BufWriter;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = args.next().ok_or_else(|| anyhow::anyhow!("usage: gen_rdb OUT.rdb [KEYS]"))?;
+    let out = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: gen_rdb OUT.rdb [KEYS]"))?;
     let n: u64 = args.next().map_or(Ok(1_000_000), |s| s.parse())?;
     let file = std::fs::File::create(&out)?;
     let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), 10)?;
@@ -23,12 +25,19 @@ fn main() -> anyhow::Result<()> {
         let key = format!("key:{i:010}");
         let ttl = (i % 10 == 0).then_some(later + i as i64);
         match i % 10 {
-            0..=3 => w.string(key.as_bytes(), ttl, format!("value-{i}-{}", i * 31).as_bytes())?,
+            0..=3 => w.string(
+                key.as_bytes(),
+                ttl,
+                format!("value-{i}-{}", i * 31).as_bytes(),
+            )?,
             4 | 5 => w.string(key.as_bytes(), ttl, (i * 7).to_string().as_bytes())?,
             6 => {
                 w.begin_hash(key.as_bytes(), ttl, 5)?;
                 for f in 0..5 {
-                    w.field(format!("field{f}").as_bytes(), format!("v{}", i + f).as_bytes())?;
+                    w.field(
+                        format!("field{f}").as_bytes(),
+                        format!("v{}", i + f).as_bytes(),
+                    )?;
                 }
                 w.end()?;
             }

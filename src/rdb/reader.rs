@@ -1070,6 +1070,39 @@ mod tests {
         assert_eq!(ks[2].2, hash(&[("a", "5"), ("bc", "-300")]));
     }
 
+    /// Redis 7.4's hashes with field TTLs, in all four forms: TTLs relative to a minimum (+1) or
+    /// absolute, in a plain encoding or a listpack of field/value/TTL triples.
+    #[test]
+    fn hashes_with_field_ttls() {
+        let field = |f: &str, v: &str, at: u64| HashField {
+            field: f.as_bytes().to_vec(),
+            value: v.as_bytes().to_vec(),
+            expire_ms: at,
+        };
+        let want = Chunk::Hash(vec![field("a", "1", 0), field("b", "2", 5000)]);
+        let mut body = vec![types::HASH_METADATA, 1, b'm'];
+        body.extend_from_slice(&4000u64.to_le_bytes());
+        body.extend_from_slice(&[2, 0, 1, b'a', 1, b'1', 0x43, 0xe9, 1, b'b', 1, b'2']);
+        body.extend_from_slice(&[types::HASH_METADATA_PRE_GA, 1, b'p', 2]);
+        body.extend_from_slice(&[0, 1, b'a', 1, b'1', 0x53, 0x88, 1, b'b', 1, b'2']);
+        let mut lp = listpack::Writer::new();
+        for item in ["a", "1", "0", "b", "2", "5000"] {
+            lp.push_bytes(item.as_bytes());
+        }
+        let lp = lp.finish();
+        body.extend_from_slice(&[types::HASH_LISTPACK_EX, 1, b'l']);
+        body.extend_from_slice(&5000u64.to_le_bytes());
+        body.push(lp.len() as u8);
+        body.extend_from_slice(&lp);
+        body.extend_from_slice(&[types::HASH_LISTPACK_EX_PRE_GA, 1, b'x', lp.len() as u8]);
+        body.extend_from_slice(&lp);
+        let ks = keys(&events(&file(12, &body)).unwrap());
+        assert_eq!(ks.len(), 4);
+        for k in ks {
+            assert_eq!(k.2, want, "{:?}", k.0);
+        }
+    }
+
     #[test]
     fn module_values_name_the_module_and_bad_input_names_the_offset() {
         // Module type "ReJSON-RL" has id chars then a 10-bit version; build the id the same way.

@@ -8,8 +8,8 @@
 
 use super::zsets;
 use crate::rdb::{Chunk, Kind, RdbError, Writer};
-use crate::storage::subkeys::SubCf;
 use crate::storage::encoding::data_prefix;
+use crate::storage::subkeys::SubCf;
 use crate::storage::{Batch, Db, Meta, StoreError, ValueType};
 use std::collections::HashSet;
 use std::io::Write;

@@ -881,3 +881,41 @@ fn import_filters_and_dry_run() {
     assert_eq!(cmd(&mut c, &["GET", "short-lived"]), Reply::bulk("x"));
     assert_eq!(cmd(&mut c, &["PTTL", "short-lived"]), Reply::Int(-1));
 }
+
+/// RESTORE of a list hands it to a client blocked on that key, as any write that creates a
+/// list does, and announces `restore` to keyspace notification subscribers.
+#[test]
+fn restore_wakes_blocked_clients_and_notifies() {
+    use super::blocking::{blocked_clients, recv, send};
+    let server = Server::start();
+    let mut c = server.client();
+    cmd(&mut c, &["RPUSH", "src", "a", "b"]);
+    let payload = cmd(&mut c, &["DUMP", "src"]).as_bytes().unwrap().to_vec();
+    cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = server.client();
+    send(&mut sub, &["SUBSCRIBE", "__keyevent@0__:restore"]);
+    recv(&mut sub);
+    let mut waiter = server.client();
+    send(&mut waiter, &["BLPOP", "dst", "0"]);
+    assert!(eventually(5, || blocked_clients(&mut c) == 1));
+    assert_eq!(
+        raw(&mut c, &[&b"RESTORE"[..], b"dst", b"0", &payload]),
+        Reply::ok()
+    );
+    assert_eq!(
+        recv(&mut waiter),
+        Reply::Array(vec![Reply::bulk("dst"), Reply::bulk("a")])
+    );
+    assert_eq!(
+        cmd(&mut c, &["LRANGE", "dst", "0", "-1"]),
+        Reply::Array(vec![Reply::bulk("b")])
+    );
+    assert_eq!(
+        recv(&mut sub),
+        Reply::Array(vec![
+            Reply::bulk("message"),
+            Reply::bulk("__keyevent@0__:restore"),
+            Reply::bulk("dst")
+        ])
+    );
+}
