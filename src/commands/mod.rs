@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod connection;
 pub mod dump;
 pub mod hashes;
+pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
@@ -341,6 +342,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         server::TABLE,
         introspection::TABLE,
         hashes::TABLE,
+        hll::TABLE,
         sets::TABLE,
         zsets::TABLE,
         lists::TABLE,

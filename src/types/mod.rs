@@ -3,6 +3,7 @@
 
 pub mod collection;
 pub mod hashes;
+pub mod hll;
 pub mod keyspace;
 pub mod lists;
 pub mod rdb;
@@ -29,6 +30,12 @@ pub enum TypeError {
     NoSuchKey,
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooBig,
+    /// A string that is not a HyperLogLog given to a PF* command.
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog whose sparse encoding does not add up.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    InvalidHll,
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
