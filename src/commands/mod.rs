@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
 pub mod dump;
@@ -336,6 +337,7 @@ impl<'a> Context<'a> {
 fn all_specs() -> impl Iterator<Item = &'static Spec> {
     [
         strings::TABLE,
+        bitmaps::TABLE,
         keys::TABLE,
         dump::TABLE,
         connection::TABLE,

@@ -1,6 +1,7 @@
 //! The data types as typed operations over storage. No RESP in here: operations take parsed
 //! arguments and return typed results or a [`TypeError`].
 
+pub mod bitmaps;
 pub mod collection;
 pub mod hashes;
 pub mod hll;

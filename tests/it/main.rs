@@ -10,6 +10,7 @@
 //!   real redis-server, replies compared exactly; plus a SCAN coverage test.
 //! - `diff_hashes`, `diff_lists`, `diff_sets`, `diff_zsets`: the same, one generator per
 //!   collection family.
+//! - `diff_bitmaps`: bitmap commands (SETBIT ... BITFIELD) compared with redis-server.
 //! - `diff_hll`: HyperLogLog commands and raw values compared byte for byte with redis-server.
 //! - `smoke`: basic end-to-end tests (PING, binary safety, persistence, kill -9, concurrency,
 //!   malformed RESP, AUTH).
@@ -32,6 +33,7 @@ mod admin;
 mod big_delete;
 mod blocking;
 mod concurrency;
+mod diff_bitmaps;
 mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
