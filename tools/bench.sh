@@ -17,7 +17,11 @@
 #                      strings      set,get,incr,mset (the default)
 #                      collections  lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100
 #                      all          both of the above
-#   BENCH_TESTS      redis-benchmark -t list, overriding BENCH_SET (e.g. sadd,hset,zadd)
+#                      types        setbit,setbit_high,bitcount,pfadd,pfcount,geoadd,geosearch,
+#                                   xadd,xrange,xreadgroup (command lines below)
+#                      scripting    evalsha_short,evalsha_lock (command lines below)
+#   BENCH_TESTS      redis-benchmark -t list, overriding BENCH_SET (e.g. sadd,hset,zadd); the
+#                    names of the custom tests below are accepted too
 #   BENCH_N          requests per test (default 200000; 20000 with BENCH_QUICK=1)
 #   BENCH_C          parallel clients (default 50)
 #   BENCH_PIPELINES  pipeline depths, space-separated (default "1 16")
@@ -37,6 +41,12 @@
 #     stop at once, before its later tests: those rows are reported "failed" with ratio "n/a" and
 #     the server's error is listed under the table, never a throughput of error replies.
 #
+# Custom tests are redis-benchmark command lines (see custom_test below), each preceded by its setup
+# commands sent with redis-cli. redis-benchmark's __rand_int__ is a zero-padded 12-digit number,
+# which Redis refuses as an integer argument (leading zeros), so integer arguments such as SETBIT
+# offsets are fixed, while members and coordinates (`13.__rand_int__` is a valid float) vary.
+# XREADGROUP reads the entries the XADD test before it added, one per call.
+#
 # Nothing but 127.0.0.1 is contacted: the build runs with cargo --offline, and every server binds
 # and every client connects to loopback only.
 set -euo pipefail
@@ -52,12 +62,46 @@ else
 fi
 PRESET_STRINGS=set,get,incr,mset
 PRESET_COLLECTIONS=lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100
+PRESET_TYPES=setbit,setbit_high,bitcount,pfadd,pfcount,geoadd,geosearch,xadd,xrange,xreadgroup
+PRESET_SCRIPTING=evalsha_short,evalsha_lock
 case "${BENCH_SET:-strings}" in
   strings) PRESET="$PRESET_STRINGS" ;;
   collections) PRESET="$PRESET_COLLECTIONS" ;;
   all) PRESET="$PRESET_STRINGS,$PRESET_COLLECTIONS" ;;
-  *) echo "bench: error: BENCH_SET must be strings, collections or all, got '$BENCH_SET'" >&2; exit 1 ;;
+  types) PRESET="$PRESET_TYPES" ;;
+  scripting) PRESET="$PRESET_SCRIPTING" ;;
+  *) echo "bench: error: BENCH_SET must be strings, collections, all, types or scripting, got '$BENCH_SET'" >&2; exit 1 ;;
 esac
+
+# Scripts of the scripting preset, loaded with SCRIPT LOAD; EVALSHA names them by SHA-1.
+SCRIPT_SHORT="local v = redis.call('GET', KEYS[1]); redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 60); return v"
+SCRIPT_LOCK="if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0"
+sha1_of() { printf '%s' "$1" | sha1sum | cut -d' ' -f1; }
+
+# custom_test NAME: sets CUSTOM_SETUP (redis-cli command lines, one per line), CUSTOM_R (the -r
+# keyspace, empty for none) and CUSTOM_CMD (the command line, as an array); fails for a name
+# redis-benchmark knows itself.
+custom_test() {
+  CUSTOM_SETUP="" CUSTOM_R=""
+  case "$1" in
+    setbit) CUSTOM_CMD=(SETBIT bitmap 1000000 1) ;;
+    setbit_high) CUSTOM_CMD=(SETBIT bitmap:high 4294967295 1) ;;
+    bitcount) CUSTOM_CMD=(BITCOUNT bitmap) ;;
+    pfadd) CUSTOM_R=1000000 CUSTOM_CMD=(PFADD hll "e:__rand_int__") ;;
+    pfcount) CUSTOM_CMD=(PFCOUNT hll) ;;
+    geoadd) CUSTOM_R=100000000000 CUSTOM_CMD=(GEOADD geo "13.__rand_int__" "38.__rand_int__" "m:__rand_int__") ;;
+    geosearch) CUSTOM_CMD=(GEOSEARCH geo FROMLONLAT 13.05 38.05 BYRADIUS 1 km ASC COUNT 10) ;;
+    xadd) CUSTOM_R=1000000 CUSTOM_SETUP="XGROUP CREATE stream g 0 MKSTREAM"
+      CUSTOM_CMD=(XADD stream '*' field "__rand_int__") ;;
+    xrange) CUSTOM_CMD=(XRANGE stream - + COUNT 10) ;;
+    xreadgroup) CUSTOM_CMD=(XREADGROUP GROUP g consumer COUNT 1 STREAMS stream '>') ;;
+    evalsha_short) CUSTOM_R=100000 CUSTOM_SETUP="SCRIPT LOAD \"$SCRIPT_SHORT\""
+      CUSTOM_CMD=(EVALSHA "$(sha1_of "$SCRIPT_SHORT")" 1 "counter:__rand_int__") ;;
+    evalsha_lock) CUSTOM_R=100000 CUSTOM_SETUP="SCRIPT LOAD \"$SCRIPT_LOCK\""
+      CUSTOM_CMD=(EVALSHA "$(sha1_of "$SCRIPT_LOCK")" 1 "lock:__rand_int__" token 30000) ;;
+    *) return 1 ;;
+  esac
+}
 TESTS="${BENCH_TESTS:-$PRESET}"
 C="${BENCH_C:-50}"
 PIPELINES="${BENCH_PIPELINES:-1 16}"
@@ -188,18 +232,32 @@ run_benchmarks() {
     echo '"test","rps"' >"$out"
     for t in ${TESTS//,/ }; do
       one="$WORK/$key.P$p.$t"
-      log "$key: redis-benchmark -t $t -n $N -c $C -P $p"
+      log "$key: $t -n $N -c $C -P $p"
       # In the background and waited for, so Ctrl-C or a TERM reaches the traps at once (a
       # foreground child would delay them until it finished); cleanup stops it.
-      timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -q --csv \
-        -t "$t" -n "$N" -c "$C" -P "$p" >"$one.csv" 2>"$one.err" </dev/null &
+      if custom_test "$t"; then
+        if [ -n "$CUSTOM_SETUP" ]; then
+          printf '%s\n' "$CUSTOM_SETUP" | redis-cli -h "$HOST" -p "$port" >"$one.setup" 2>&1 || true
+        fi
+        timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -q --csv \
+          -n "$N" -c "$C" -P "$p" ${CUSTOM_R:+-r "$CUSTOM_R"} "${CUSTOM_CMD[@]}" \
+          >"$one.csv" 2>"$one.err" </dev/null &
+      else
+        timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -q --csv \
+          -t "$t" -n "$N" -c "$C" -P "$p" >"$one.csv" 2>"$one.err" </dev/null &
+      fi
       pid=$!
       PIDS+=("$pid")
       rc=0
       wait "$pid" || rc=$?
       # Result rows only: a test's row is printed when it completes, so a run stopped by an error
-      # reply or the timeout has no row for the test it was in, nor for the tests after it.
-      grep '^"' "$one.csv" | grep -v '^"test",' >>"$out" || true
+      # reply or the timeout has no row for the test it was in, nor for the tests after it. A
+      # custom test's row is named by the command line; the table names it by the test.
+      if custom_test "$t"; then
+        grep '^"' "$one.csv" | grep -v '^"test",' | sed "s/^\"[^\"]*\"/\"$t: ${CUSTOM_CMD[*]//\//\\/}\"/" >>"$out" || true
+      else
+        grep '^"' "$one.csv" | grep -v '^"test",' >>"$out" || true
+      fi
       why=""
       if [ "$rc" -eq 124 ]; then
         why="timed out after ${RUN_TIMEOUT}s (BENCH_TIMEOUT)"
@@ -265,7 +323,7 @@ echo "- nproc: $(nproc)"
 echo "- cpu: ${cpu:-unknown}"
 echo "- redis-server: $(redis-server --version)"
 echo "- basalt: $("$BASALT" --version 2>/dev/null || echo unknown) ($BASALT)"
-echo "- command: redis-benchmark -h $HOST -q --csv -t <test> -n $N -c $C -P <p>, for test in $TESTS, p in ${PIPELINES// /,}"
+echo "- command: redis-benchmark -h $HOST -q --csv -t <test> (or a custom command line) -n $N -c $C -P <p>, for test in $TESTS, p in ${PIPELINES// /,}"
 echo "- servers: Basalt default (fsync everysec); Redis --save '' --appendonly no;" \
   "Redis --save '' --appendonly yes --appendfsync everysec"
 echo "- ratio = Basalt req/s / Redis req/s; failed = no result from that server (redis-benchmark stopped on an error reply or the timeout: see the failed runs below the table), and its ratios are n/a"
