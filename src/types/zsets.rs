@@ -408,6 +408,38 @@ fn range_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &RangeQuery, rev: bool) -> 
     }
 }
 
+/// Calls `f(score, member)` for each member of the zset `meta` describes whose score lies in
+/// `range`, in rank order, until `f` returns false: one seek, then a walk that stops at the
+/// first score past the range. Nothing is copied: `f` sees the index entry's bytes.
+pub fn walk_score_range(
+    db: &Db<'_>,
+    key: &[u8],
+    meta: &Meta,
+    range: &ScoreRange,
+    mut f: impl FnMut(f64, &[u8]) -> bool,
+) -> Result<()> {
+    if range.is_empty() {
+        return Ok(());
+    }
+    let bound = encode_score(range.min);
+    let from = if range.minex {
+        prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
+    } else {
+        bound.to_vec()
+    };
+    let mut it = db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false);
+    while let Some((sub, _)) = it.next()? {
+        let (s, m) = parse_index_sub(sub)?;
+        if !range.gte_min(s) {
+            continue;
+        }
+        if !range.lte_max(s) || !f(s, m) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Ranks `start..=end` (sanitized), in reply order, walking from the nearer end of the index.
 fn rank_slice(
     db: &Db<'_>,
@@ -890,7 +922,7 @@ pub fn pop(
 
 /// Overwrites `dst` (whatever it held, its TTL dropped) with `entries` as a fresh zset; an empty
 /// result deletes `dst`. Call with `dst` locked.
-fn write_result(db: &Db<'_>, dst: &[u8], entries: &[Entry]) -> Result<u64> {
+pub(crate) fn write_result(db: &Db<'_>, dst: &[u8], entries: &[Entry]) -> Result<u64> {
     let raw = db.meta_raw(dst)?;
     let mut batch = db.batch();
     if entries.is_empty() {
