@@ -48,7 +48,8 @@ fn msort_with_tmp<T: Clone>(v: &mut [T], tmp: &mut Vec<T>, cmp: &impl Fn(&T, &T)
 
 /// Redis's `pqsort(a, n, es, cmp, lrange, rrange)`: afterwards `v[lrange..=rrange]` hold the
 /// elements of those ranks in order; elsewhere the order is whatever the partial quicksort
-/// left.
+/// left. As Redis 7.0 ships it (checked against its binary), a partition that moved nothing
+/// does not switch to an insertion sort, unlike the NetBSD original.
 pub fn pqsort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32, lrange: usize, rrange: usize) {
     pqsort_range(v, 0, cmp, lrange, rrange);
 }
@@ -122,7 +123,6 @@ fn pqsort_range<T>(
         let (mut pa, mut pb) = (1usize, 1usize);
         // `pc` and `pd` may step to just before the start; track them as signed.
         let (mut pc, mut pd) = (n as isize - 1, n as isize - 1);
-        let mut swapped = false;
         loop {
             while pb as isize <= pc {
                 let r = cmp(&v[pb], &v[0]);
@@ -130,7 +130,6 @@ fn pqsort_range<T>(
                     break;
                 }
                 if r == 0 {
-                    swapped = true;
                     v.swap(pa, pb);
                     pa += 1;
                 }
@@ -142,7 +141,6 @@ fn pqsort_range<T>(
                     break;
                 }
                 if r == 0 {
-                    swapped = true;
                     v.swap(pc as usize, pd as usize);
                     pd -= 1;
                 }
@@ -152,14 +150,8 @@ fn pqsort_range<T>(
                 break;
             }
             v.swap(pb, pc as usize);
-            swapped = true;
             pb += 1;
             pc -= 1;
-        }
-        if !swapped {
-            // Nothing moved: switch to insertion sort.
-            insertion_sort(v, cmp);
-            return;
         }
         let pn = n;
         let r = pa.min(pb - pa);
@@ -258,15 +250,42 @@ mod tests {
         assert_eq!(v.len(), 4);
     }
 
+    /// Permutations Redis 7.0.15's own `pqsort` produced for these inputs (called inside a
+    /// running redis-server through a debugger), including its order of equal elements.
     #[test]
-    fn pqsort_below_seven_elements_is_a_stable_insertion_sort() {
-        let mut v: Vec<(f64, u32)> = [1.0, 1.0, 0.0, 0.0, 2.0, 0.0]
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| (d, i as u32))
-            .collect();
-        pqsort(&mut v, &asc, 0, 2);
-        let ids: Vec<u32> = v.iter().map(|e| e.1).collect();
-        assert_eq!(ids, vec![2, 3, 5, 0, 1, 4]);
+    fn pqsort_matches_redis_binary() {
+        let cases: &[(&[f64], usize, &[u32])] = &[
+            (
+                &[0.07, 0.07, 0.07, 888.0, 2665.0, 2665.0, 4441.0],
+                1,
+                &[0, 1, 2, 3, 4, 5, 6],
+            ),
+            (
+                &[1.0, 1.0, 1.0, 5.0, 3.0, 4.0, 3.0],
+                0,
+                &[1, 2, 0, 6, 4, 5, 3],
+            ),
+            (
+                &[4.0, 0.0, 0.0, 2.0, 1.0, 1.0, 0.0, 0.0, 3.0],
+                3,
+                &[6, 1, 2, 7, 4, 5, 3, 8, 0],
+            ),
+            (
+                &[5.0, 0.0, 3.0, 2.0, 0.0, 1.0, 0.0, 1.0, 8.0],
+                4,
+                &[1, 6, 4, 5, 7, 3, 2, 0, 8],
+            ),
+            (&[1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2, &[1, 3, 5, 0, 2, 4]),
+        ];
+        for (dists, r, want) in cases {
+            let mut v: Vec<(f64, u32)> = dists
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| (d, i as u32))
+                .collect();
+            pqsort(&mut v, &asc, 0, *r);
+            let ids: Vec<u32> = v.iter().map(|e| e.1).collect();
+            assert_eq!(&ids, want, "{dists:?} 0..={r}");
+        }
     }
 }
