@@ -88,35 +88,35 @@ pub fn distance(db: &Db<'_>, key: &[u8], a: &[u8], b: &[u8]) -> Result<Option<f6
     Ok(Some(geohash::distance(x1, y1, x2, y2)))
 }
 
-/// The members inside `shape`, in the order the cells are walked (`membersOfAllNeighbors`),
-/// stopping once `limit` (if not 0) were found.
+/// The members inside `shape`, in the order Redis finds them (`membersOfAllNeighbors`: cell
+/// by cell, each in score order), stopping once `limit` (if not 0) were found. The parts of
+/// the cells the shape cannot reach are skipped (`Shape::search_ranges`), which changes
+/// nothing found, only what is read.
 fn find(db: &Db<'_>, key: &[u8], meta: &Meta, shape: &Shape, limit: u64) -> Result<Vec<Point>> {
-    let mut out: Vec<Point> = Vec::new();
-    let full = |n: usize| limit > 0 && n as u64 >= limit;
-    for (min, max) in shape.score_ranges() {
-        if full(out.len()) {
-            break;
-        }
-        let range = ScoreRange {
+    let ranges: Vec<ScoreRange> = shape
+        .search_ranges()
+        .into_iter()
+        .map(|(min, max)| ScoreRange {
             min,
             minex: false,
             max,
             maxex: true,
-        };
-        zsets::walk_score_range(db, key, meta, &range, |score, member| {
-            let [longitude, latitude] = geohash::decode_score(score);
-            if let Some(dist) = shape.distance_if_within(longitude, latitude) {
-                out.push(Point {
-                    member: member.to_vec(),
-                    longitude,
-                    latitude,
-                    dist,
-                    score,
-                });
-            }
-            !full(out.len())
-        })?;
-    }
+        })
+        .collect();
+    let mut out: Vec<Point> = Vec::new();
+    zsets::walk_score_ranges(db, key, meta, &ranges, |score, member| {
+        let [longitude, latitude] = geohash::decode_score(score);
+        if let Some(dist) = shape.distance_if_within(longitude, latitude) {
+            out.push(Point {
+                member: member.to_vec(),
+                longitude,
+                latitude,
+                dist,
+                score,
+            });
+        }
+        !(limit > 0 && out.len() as u64 >= limit)
+    })?;
     Ok(out)
 }
 

@@ -408,33 +408,43 @@ fn range_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &RangeQuery, rev: bool) -> 
     }
 }
 
-/// Calls `f(score, member)` for each member of the zset `meta` describes whose score lies in
-/// `range`, in rank order, until `f` returns false: one seek, then a walk that stops at the
-/// first score past the range. Nothing is copied: `f` sees the index entry's bytes.
-pub fn walk_score_range(
+/// Calls `f(score, member)` for the members of the zset `meta` describes whose scores lie in
+/// each of `ranges` in turn (each range in rank order) until `f` returns false. One iterator
+/// serves all the ranges: one seek per range, then a walk that stops at the first score past
+/// it. Nothing is copied: `f` sees the index entry's bytes.
+pub fn walk_score_ranges(
     db: &Db<'_>,
     key: &[u8],
     meta: &Meta,
-    range: &ScoreRange,
+    ranges: &[ScoreRange],
     mut f: impl FnMut(f64, &[u8]) -> bool,
 ) -> Result<()> {
-    if range.is_empty() {
-        return Ok(());
-    }
-    let bound = encode_score(range.min);
-    let from = if range.minex {
-        prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
-    } else {
-        bound.to_vec()
-    };
-    let mut it = db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false);
-    while let Some((sub, _)) = it.next()? {
-        let (s, m) = parse_index_sub(sub)?;
-        if !range.gte_min(s) {
-            continue;
-        }
-        if !range.lte_max(s) || !f(s, m) {
-            break;
+    let mut it: Option<SubIter<'_>> = None;
+    for range in ranges.iter().filter(|r| !r.is_empty()) {
+        let bound = encode_score(range.min);
+        let from = if range.minex {
+            prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
+        } else {
+            bound.to_vec()
+        };
+        let it = match &mut it {
+            Some(it) => {
+                it.seek(&from);
+                it
+            }
+            None => it.insert(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false)),
+        };
+        while let Some((sub, _)) = it.next()? {
+            let (s, m) = parse_index_sub(sub)?;
+            if !range.gte_min(s) {
+                continue;
+            }
+            if !range.lte_max(s) {
+                break;
+            }
+            if !f(s, m) {
+                return Ok(());
+            }
         }
     }
     Ok(())

@@ -8,6 +8,10 @@
 //! plain IEEE double arithmetic in the order Redis does it, and `sin`/`cos`/`asin`/`sqrt` are
 //! the C library's, so results are bit-identical to Redis built on the same libm.
 
+/// How many steps below its search cell a region is split to cut out what the shape cannot
+/// reach (at most 4^3 sub-cells per cell, fewer where a sub-cell is wholly inside).
+const PRUNE_DEPTH: u8 = 3;
+
 /// Bits per axis of a stored score.
 pub const STEP_MAX: u8 = 26;
 pub const LAT_MIN: f64 = -85.051_128_78;
@@ -404,6 +408,123 @@ impl Shape {
         out
     }
 
+    /// The score ranges a search walks: [`Shape::score_ranges`] with the parts of each cell
+    /// that cannot hold a point inside the shape cut out, in the same order. Points are found
+    /// and appended in exactly the order Redis finds them; only points Redis would decode,
+    /// measure and reject are never read.
+    ///
+    /// Each cell is split into its four sub-cells (their score ranges are consecutive quarters
+    /// of the cell's) down to [`PRUNE_DEPTH`] more steps, stopping where a cell lies wholly
+    /// inside the shape; a cell is dropped when a lower bound of Redis's own distance tests over
+    /// the whole cell already fails them by more than a safety margin.
+    pub fn search_ranges(&self) -> Vec<(f64, f64)> {
+        let cells = self.search_cells();
+        let mut bits: Vec<(u64, u64)> = Vec::new();
+        let mut last: Option<HashBits> = None;
+        for cell in cells {
+            if cell.is_zero() || last == Some(cell) {
+                continue;
+            }
+            last = Some(cell);
+            self.prune(cell, PRUNE_DEPTH, &mut bits);
+        }
+        bits.into_iter()
+            .map(|(min, max)| (min as f64, max as f64))
+            .collect()
+    }
+
+    /// Appends the kept parts of `cell` (as 52-bit score ranges, merged with the previous
+    /// range when contiguous).
+    fn prune(&self, cell: HashBits, depth: u8, out: &mut Vec<(u64, u64)>) {
+        let Some(area) = decode(WGS84_LONG, WGS84_LAT, cell) else {
+            return;
+        };
+        let (outside, inside) = self.reach(&area);
+        if outside {
+            return;
+        }
+        if inside || depth == 0 || cell.step >= STEP_MAX {
+            let (lo, hi) = scores_of_box(cell);
+            match out.last_mut() {
+                Some(prev) if prev.1 == lo => prev.1 = hi,
+                _ => out.push((lo, hi)),
+            }
+            return;
+        }
+        for quarter in 0..4 {
+            let child = HashBits {
+                bits: (cell.bits << 2) | quarter,
+                step: cell.step + 1,
+            };
+            self.prune(child, depth - 1, out);
+        }
+    }
+
+    /// (every point of `area` fails the shape test, every point passes it), each answered
+    /// conservatively: bounds of Redis's formulas over the area, with a margin far above the
+    /// rounding error of the formulas (haversine loses up to ~0.1 m near antipodes).
+    fn reach(&self, area: &Area) -> (bool, bool) {
+        let [x0, y0] = self.xy;
+        let lat = area.latitude;
+        let lon = area.longitude;
+        // Latitude distances, in radians.
+        let gap_min = if lat.min <= y0 && y0 <= lat.max {
+            0.0
+        } else {
+            deg_rad((y0 - lat.min).abs().min((y0 - lat.max).abs()))
+        };
+        let gap_max = deg_rad((y0 - lat.min).abs().max((y0 - lat.max).abs()));
+        // |sin(dlon / 2)| over the area (dlon as the formulas compute it, unwrapped).
+        let (h1, h2) = ((lon.min - x0) / 2.0, (lon.max - x0) / 2.0);
+        let s1 = deg_rad(h1).sin().abs();
+        let s2 = deg_rad(h2).sin().abs();
+        let sin_min = if (h1 <= 0.0 && 0.0 <= h2) || h1 <= -180.0 || h2 >= 180.0 {
+            0.0
+        } else {
+            s1.min(s2)
+        };
+        let sin_max = if (h1 <= -90.0 && -90.0 <= h2) || (h1 <= 90.0 && 90.0 <= h2) {
+            1.0
+        } else {
+            s1.max(s2)
+        };
+        // cos(latitude) over the area (latitudes within the limits, so cos > 0).
+        let (c1, c2) = (deg_rad(lat.min).cos(), deg_rad(lat.max).cos());
+        let cos_min = c1.min(c2);
+        let cos_max = if lat.min <= 0.0 && 0.0 <= lat.max {
+            1.0
+        } else {
+            c1.max(c2)
+        };
+        let arc = |x: f64| 2.0 * EARTH_RADIUS_IN_METERS * x.clamp(0.0, 1.0).sqrt().asin();
+        let margin = |limit: f64| 1.0 + limit.abs() * 1e-9;
+        let (outside, inside) = match self.kind {
+            ShapeKind::Radius(r) => {
+                let r = r * self.conversion;
+                let cos0 = deg_rad(y0).cos();
+                let lo = (gap_min / 2.0).sin().powi(2) + cos0 * cos_min * sin_min * sin_min;
+                let hi = (gap_max / 2.0).sin().powi(2) + cos0 * cos_max * sin_max * sin_max;
+                (arc(lo) > r + margin(r), arc(hi) < r - margin(r))
+            }
+            ShapeKind::Box { width, height } => {
+                let (half_w, half_h) = (
+                    width * self.conversion / 2.0,
+                    height * self.conversion / 2.0,
+                );
+                let lat_lo = EARTH_RADIUS_IN_METERS * gap_min;
+                let lat_hi = EARTH_RADIUS_IN_METERS * gap_max;
+                let lon_lo = arc((cos_min * sin_min).powi(2));
+                let lon_hi = arc((cos_max * sin_max).powi(2));
+                (
+                    lat_lo > half_h + margin(half_h) || lon_lo > half_w + margin(half_w),
+                    lat_hi < half_h - margin(half_h) && lon_hi < half_w - margin(half_w),
+                )
+            }
+        };
+        // NaN anywhere (absurd radii) compares false: nothing is pruned.
+        (outside, inside)
+    }
+
     /// The nine cells covering the shape, excluded ones zeroed.
     fn search_cells(&self) -> [HashBits; 9] {
         let [min_lon, min_lat, max_lon, max_lat] = self.bounding_box();
@@ -736,6 +857,96 @@ mod tests {
         for w in ranges.windows(2) {
             assert_ne!(w[0], w[1]);
         }
+    }
+
+    /// What a search finds walking `ranges` over `scores` (sorted), as `types::geo` does.
+    fn walk(shape: &Shape, ranges: &[(f64, f64)], scores: &[f64]) -> Vec<(f64, u64)> {
+        let mut out = Vec::new();
+        for &(lo, hi) in ranges {
+            let start = scores.partition_point(|&s| s < lo);
+            for &s in scores[start..].iter().take_while(|&&s| s < hi) {
+                let [x, y] = decode_score(s);
+                if let Some(d) = shape.distance_if_within(x, y) {
+                    out.push((s, d.to_bits()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pruned_ranges_find_exactly_what_the_nine_cells_find() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut fewer = 0usize;
+        for case in 0..400 {
+            let center = if case % 5 == 0 {
+                // Near the poles and the antimeridian.
+                [
+                    rng.random_range(170.0..=180.0),
+                    rng.random_range(75.0..=85.05),
+                ]
+            } else {
+                [
+                    rng.random_range(-180.0..=180.0),
+                    rng.random_range(-85.0..=85.0),
+                ]
+            };
+            let conversion = [1.0, 1000.0, 0.3048, 1609.34][case % 4];
+            let meters = match case % 3 {
+                0 => rng.random_range(0.0..5_000.0),
+                1 => rng.random_range(5_000.0..500_000.0),
+                _ => rng.random_range(500_000.0..22_000_000.0),
+            };
+            let kind = if case % 2 == 0 {
+                ShapeKind::Radius(meters / conversion)
+            } else {
+                ShapeKind::Box {
+                    width: meters / conversion * rng.random_range(0.2..3.0),
+                    height: meters / conversion * rng.random_range(0.2..3.0),
+                }
+            };
+            let shape = Shape {
+                xy: center,
+                conversion,
+                kind,
+            };
+            // Points around the centre out to a few times the size, plus anywhere.
+            let spread = (meters / 111_000.0 * 3.0).clamp(0.001, 180.0);
+            let mut scores: Vec<f64> = (0..3000)
+                .filter_map(|i| {
+                    let (lon, lat) = if i % 10 == 0 {
+                        (
+                            rng.random_range(-180.0..=180.0),
+                            rng.random_range(LAT_MIN..=LAT_MAX),
+                        )
+                    } else {
+                        (
+                            (center[0] + rng.random_range(-spread..=spread))
+                                .clamp(LONG_MIN, LONG_MAX),
+                            (center[1] + rng.random_range(-spread..=spread))
+                                .clamp(LAT_MIN, LAT_MAX),
+                        )
+                    };
+                    score_of(lon, lat)
+                })
+                .collect();
+            scores.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let all = shape.score_ranges();
+            let pruned = shape.search_ranges();
+            assert_eq!(
+                walk(&shape, &all, &scores),
+                walk(&shape, &pruned, &scores),
+                "{shape:?}"
+            );
+            let span = |r: &[(f64, f64)]| r.iter().map(|(a, b)| b - a).sum::<f64>();
+            assert!(span(&pruned) <= span(&all));
+            if span(&pruned) < span(&all) * 0.5 {
+                fewer += 1;
+            }
+        }
+        // The point of pruning: most searches walk less than half of the nine cells.
+        assert!(fewer > 150, "{fewer}");
     }
 
     #[test]
