@@ -408,10 +408,15 @@ fn range_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &RangeQuery, rev: bool) -> 
     }
 }
 
+/// Entries a range walk steps over before it re-seeks instead: a seek costs about as much as
+/// this many steps.
+const SEEK_AFTER_STEPS: usize = 16;
+
 /// Calls `f(score, member)` for the members of the zset `meta` describes whose scores lie in
 /// each of `ranges` in turn (each range in rank order) until `f` returns false. One iterator
-/// serves all the ranges: one seek per range, then a walk that stops at the first score past
-/// it. Nothing is copied: `f` sees the index entry's bytes.
+/// serves all the ranges: a range that starts above the previous one is reached by stepping
+/// forward when that is short, by a seek otherwise; each walk stops at the first score past
+/// its range. Nothing is copied: `f` sees the index entry's bytes.
 pub fn walk_score_ranges(
     db: &Db<'_>,
     key: &[u8],
@@ -420,34 +425,76 @@ pub fn walk_score_ranges(
     mut f: impl FnMut(f64, &[u8]) -> bool,
 ) -> Result<()> {
     let mut it: Option<SubIter<'_>> = None;
+    // The range walked last: the iterator then sits on the first entry above it (or at the
+    // end of the index).
+    let mut after: Option<&ScoreRange> = None;
     for range in ranges.iter().filter(|r| !r.is_empty()) {
-        let bound = encode_score(range.min);
-        let from = if range.minex {
-            prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
-        } else {
-            bound.to_vec()
+        let from = || {
+            let bound = encode_score(range.min);
+            if range.minex {
+                prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
+            } else {
+                bound.to_vec()
+            }
         };
-        let it = match &mut it {
-            Some(it) => {
-                it.seek(&from);
-                it
+        let reached = match (&mut it, after) {
+            (Some(it), Some(prev))
+                if range.min > prev.max || (range.min == prev.max && prev.maxex) =>
+            {
+                step_to(it, range)?
             }
-            None => it.insert(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false)),
+            _ => false,
         };
-        while let Some((sub, _)) = it.next()? {
-            let (s, m) = parse_index_sub(sub)?;
-            if !range.gte_min(s) {
-                continue;
-            }
-            if !range.lte_max(s) {
-                break;
-            }
-            if !f(s, m) {
-                return Ok(());
+        if !reached {
+            match &mut it {
+                Some(it) => it.seek(&from()),
+                None => {
+                    it =
+                        Some(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from()), false));
+                }
             }
         }
+        let Some(it) = it.as_mut() else {
+            return Ok(());
+        };
+        // Reading is `current`, moving is `next`; the first `next` after a seek only marks
+        // the entry read.
+        if !reached {
+            it.next()?;
+        }
+        loop {
+            let Some((sub, _)) = it.current()? else {
+                break;
+            };
+            let (s, m) = parse_index_sub(sub)?;
+            if range.gte_min(s) {
+                if !range.lte_max(s) {
+                    break;
+                }
+                if !f(s, m) {
+                    return Ok(());
+                }
+            }
+            it.next()?;
+        }
+        after = Some(range);
     }
     Ok(())
+}
+
+/// Steps `it` forward to the first entry of `range` when that takes at most
+/// [`SEEK_AFTER_STEPS`] steps (true), else leaves it for a seek (false).
+fn step_to(it: &mut SubIter<'_>, range: &ScoreRange) -> Result<bool> {
+    for _ in 0..SEEK_AFTER_STEPS {
+        let Some((sub, _)) = it.current()? else {
+            return Ok(true);
+        };
+        if range.gte_min(parse_index_sub(sub)?.0) {
+            return Ok(true);
+        }
+        it.next()?;
+    }
+    Ok(false)
 }
 
 /// Ranks `start..=end` (sanitized), in reply order, walking from the nearer end of the index.
@@ -1236,6 +1283,78 @@ mod tests {
             maxex: true,
         };
         assert!(r.gte_min(-1e300) && r.lte_max(1.999) && !r.lte_max(2.0));
+    }
+
+    #[test]
+    fn score_range_walks_step_or_seek_between_ranges() {
+        use crate::config::Config;
+        use crate::storage::Store;
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let store = Store::open(&cfg).expect("open store");
+        let view = store.view();
+        let db = view.db(0).unwrap();
+        // 2,000 members on 500 scores: runs of equal scores, gaps of every size.
+        let names: Vec<Vec<u8>> = (0..2000).map(|i| format!("m{i}").into_bytes()).collect();
+        let pairs: Vec<(f64, &[u8])> = names
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (((i * 7919) % 500) as f64, m.as_slice()))
+            .collect();
+        add(&db, b"z", AddFlags::default(), &pairs).unwrap();
+        let meta = db.meta(b"z").unwrap().unwrap();
+        let mut sorted: Vec<(f64, Vec<u8>)> = pairs.iter().map(|&(s, m)| (s, m.to_vec())).collect();
+        sorted.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then_with(|| a.1.cmp(&b.1)));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for _ in 0..300 {
+            let mut ranges = Vec::new();
+            let mut at = rng.random_range(-5.0..100.0);
+            for _ in 0..rng.random_range(1..12) {
+                // Mostly ascending (short and long gaps, touching), sometimes back down.
+                if rng.random_bool(0.2) {
+                    at = rng.random_range(-5.0..505.0);
+                }
+                let min: f64 = at;
+                let max = min + rng.random_range(0.0..40.0);
+                ranges.push(ScoreRange {
+                    min,
+                    minex: rng.random_bool(0.3),
+                    max,
+                    maxex: rng.random_bool(0.5),
+                });
+                at = max + [0.0, 0.5, 3.0, 60.0][rng.random_range(0..4)];
+            }
+            let mut want = Vec::new();
+            for r in &ranges {
+                if r.is_empty() {
+                    continue;
+                }
+                for (s, m) in &sorted {
+                    if r.gte_min(*s) && r.lte_max(*s) {
+                        want.push((*s, m.clone()));
+                    }
+                }
+            }
+            let mut got = Vec::new();
+            walk_score_ranges(&db, b"z", &meta, &ranges, |s, m| {
+                got.push((s, m.to_vec()));
+                true
+            })
+            .unwrap();
+            assert_eq!(got, want, "{ranges:?}");
+            // Stopping early stops everything.
+            let mut n = 0;
+            walk_score_ranges(&db, b"z", &meta, &ranges, |_, _| {
+                n += 1;
+                n < 3
+            })
+            .unwrap();
+            assert_eq!(n, want.len().min(3));
+        }
     }
 
     #[test]
