@@ -7,7 +7,7 @@
 //! with the C sorts Redis uses (`util::csort`) so ties come back in Redis's order.
 
 use super::collection;
-use super::zsets::{self, Entry, ScoreRange};
+use super::zsets::{self, Entry, ScoreRange, Walk};
 use super::Result;
 use crate::storage::{Db, Meta, ValueType};
 use crate::util::csort;
@@ -88,34 +88,55 @@ pub fn distance(db: &Db<'_>, key: &[u8], a: &[u8], b: &[u8]) -> Result<Option<f6
     Ok(Some(geohash::distance(x1, y1, x2, y2)))
 }
 
+/// Rejections in a row after which a search looks for a block of scores to jump over.
+const SKIP_AFTER_REJECTS: u32 = 4;
+
 /// The members inside `shape`, in the order Redis finds them (`membersOfAllNeighbors`: cell
-/// by cell, each in score order), stopping once `limit` (if not 0) were found. The parts of
-/// the cells the shape cannot reach are skipped (`Shape::search_ranges`), which changes
-/// nothing found, only what is read.
+/// by cell, each in score order), stopping once `limit` (if not 0) were found. After a few
+/// rejected points in a row the walk jumps over the block of scores around the last one that
+/// the shape cannot reach (`Skipper`): that changes nothing found, only what is read.
 fn find(db: &Db<'_>, key: &[u8], meta: &Meta, shape: &Shape, limit: u64) -> Result<Vec<Point>> {
-    let ranges: Vec<ScoreRange> = shape
-        .search_ranges()
-        .into_iter()
-        .map(|(min, max)| ScoreRange {
-            min,
-            minex: false,
-            max,
-            maxex: true,
+    let cells = shape.cells();
+    let ranges: Vec<ScoreRange> = cells
+        .iter()
+        .map(|&cell| {
+            let (min, max) = geohash::cell_range(cell);
+            ScoreRange {
+                min,
+                minex: false,
+                max,
+                maxex: true,
+            }
         })
         .collect();
+    let skipper = shape.skipper();
+    let mut rejects = 0u32;
     let mut out: Vec<Point> = Vec::new();
-    zsets::walk_score_ranges(db, key, meta, &ranges, |score, member| {
+    zsets::walk_score_ranges(db, key, meta, &ranges, |i, score, member| {
         let [longitude, latitude] = geohash::decode_score(score);
-        if let Some(dist) = shape.distance_if_within(longitude, latitude) {
-            out.push(Point {
-                member: member.to_vec(),
-                longitude,
-                latitude,
-                dist,
-                score,
-            });
+        let Some(dist) = shape.distance_if_within(longitude, latitude) else {
+            rejects += 1;
+            if rejects < SKIP_AFTER_REJECTS {
+                return Walk::Next;
+            }
+            rejects = 0;
+            return skipper
+                .skip_to(cells[i], score)
+                .map_or(Walk::Next, Walk::SkipTo);
+        };
+        rejects = 0;
+        out.push(Point {
+            member: member.to_vec(),
+            longitude,
+            latitude,
+            dist,
+            score,
+        });
+        if limit > 0 && out.len() as u64 >= limit {
+            Walk::Stop
+        } else {
+            Walk::Next
         }
-        !(limit > 0 && out.len() as u64 >= limit)
     })?;
     Ok(out)
 }

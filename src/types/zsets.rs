@@ -412,31 +412,37 @@ fn range_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &RangeQuery, rev: bool) -> 
 /// this many steps.
 const SEEK_AFTER_STEPS: usize = 16;
 
-/// Calls `f(score, member)` for the members of the zset `meta` describes whose scores lie in
-/// each of `ranges` in turn (each range in rank order) until `f` returns false. One iterator
-/// serves all the ranges: a range that starts above the previous one is reached by stepping
-/// forward when that is short, by a seek otherwise; each walk stops at the first score past
-/// its range. Nothing is copied: `f` sees the index entry's bytes.
+/// What a range walk does after an entry (see [`walk_score_ranges`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Walk {
+    /// On to the next entry.
+    Next,
+    /// On to the first entry scoring at least this much (within the current range).
+    SkipTo(f64),
+    /// The walk is over.
+    Stop,
+}
+
+/// Calls `f(i, score, member)` for the members of the zset `meta` describes whose scores lie
+/// in each `ranges[i]` in turn (each range in rank order), as `f` directs. One iterator serves
+/// all the ranges: a position above the current one is reached by stepping forward when that
+/// is short, by a seek otherwise; each walk stops at the first score past its range. Nothing
+/// is copied: `f` sees the index entry's bytes.
 pub fn walk_score_ranges(
     db: &Db<'_>,
     key: &[u8],
     meta: &Meta,
     ranges: &[ScoreRange],
-    mut f: impl FnMut(f64, &[u8]) -> bool,
+    mut f: impl FnMut(usize, f64, &[u8]) -> Walk,
 ) -> Result<()> {
     let mut it: Option<SubIter<'_>> = None;
     // The range walked last: the iterator then sits on the first entry above it (or at the
     // end of the index).
     let mut after: Option<&ScoreRange> = None;
-    for range in ranges.iter().filter(|r| !r.is_empty()) {
-        let from = || {
-            let bound = encode_score(range.min);
-            if range.minex {
-                prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
-            } else {
-                bound.to_vec()
-            }
-        };
+    for (i, range) in ranges.iter().enumerate() {
+        if range.is_empty() {
+            continue;
+        }
         let reached = match (&mut it, after) {
             (Some(it), Some(prev))
                 if range.min > prev.max || (range.min == prev.max && prev.maxex) =>
@@ -446,11 +452,11 @@ pub fn walk_score_ranges(
             _ => false,
         };
         if !reached {
+            let from = seek_key(range.min, range.minex);
             match &mut it {
-                Some(it) => it.seek(&from()),
+                Some(it) => it.seek(&from),
                 None => {
-                    it =
-                        Some(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from()), false));
+                    it = Some(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false))
                 }
             }
         }
@@ -471,8 +477,29 @@ pub fn walk_score_ranges(
                 if !range.lte_max(s) {
                     break;
                 }
-                if !f(s, m) {
-                    return Ok(());
+                match f(i, s, m) {
+                    Walk::Next => {}
+                    Walk::Stop => return Ok(()),
+                    Walk::SkipTo(to) if to > s => {
+                        // A target past the range stops at the range's end, so the next range
+                        // finds the iterator where a finished walk leaves it.
+                        let (min, minex) = if to < range.max || (to == range.max && !range.maxex) {
+                            (to, false)
+                        } else {
+                            (range.max, !range.maxex)
+                        };
+                        let rest = ScoreRange {
+                            min,
+                            minex,
+                            ..*range
+                        };
+                        if !step_to(it, &rest)? {
+                            it.seek(&seek_key(min, minex));
+                            it.next()?;
+                        }
+                        continue;
+                    }
+                    Walk::SkipTo(_) => {}
                 }
             }
             it.next()?;
@@ -480,6 +507,16 @@ pub fn walk_score_ranges(
         after = Some(range);
     }
     Ok(())
+}
+
+/// The `zscore` sub-key to seek to for entries from `min` on (above it when `minex`).
+fn seek_key(min: f64, minex: bool) -> Vec<u8> {
+    let bound = encode_score(min);
+    if minex {
+        prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
+    } else {
+        bound.to_vec()
+    }
 }
 
 /// Steps `it` forward to the first entry of `range` when that takes at most
@@ -1312,14 +1349,17 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
         for _ in 0..300 {
             let mut ranges = Vec::new();
-            let mut at = rng.random_range(-5.0..100.0);
+            let mut at: f64 = rng.random_range(-5.0..100.0);
             for _ in 0..rng.random_range(1..12) {
                 // Mostly ascending (short and long gaps, touching), sometimes back down.
                 if rng.random_bool(0.2) {
                     at = rng.random_range(-5.0..505.0);
                 }
-                let min: f64 = at;
-                let max = min + rng.random_range(0.0..40.0);
+                let (min, max): (f64, f64) = if rng.random_bool(0.5) {
+                    (at.round(), (at + rng.random_range(0.0..40.0)).round())
+                } else {
+                    (at, at + rng.random_range(0.0..40.0))
+                };
                 ranges.push(ScoreRange {
                     min,
                     minex: rng.random_bool(0.3),
@@ -1340,20 +1380,55 @@ mod tests {
                 }
             }
             let mut got = Vec::new();
-            walk_score_ranges(&db, b"z", &meta, &ranges, |s, m| {
+            walk_score_ranges(&db, b"z", &meta, &ranges, |_, s, m| {
                 got.push((s, m.to_vec()));
-                true
+                Walk::Next
             })
             .unwrap();
             assert_eq!(got, want, "{ranges:?}");
             // Stopping early stops everything.
             let mut n = 0;
-            walk_score_ranges(&db, b"z", &meta, &ranges, |_, _| {
+            walk_score_ranges(&db, b"z", &meta, &ranges, |_, _, _| {
                 n += 1;
-                n < 3
+                if n < 3 {
+                    Walk::Next
+                } else {
+                    Walk::Stop
+                }
             })
             .unwrap();
             assert_eq!(n, want.len().min(3));
+            // Skipping to a score drops exactly the entries below it in that range.
+            // Any score, a member's score, or exactly a range's end.
+            let skip = match rng.random_range(0..3) {
+                0 => rng.random_range(0.0..500.0),
+                1 => f64::from(rng.random_range(0..500u32)),
+                _ => ranges[rng.random_range(0..ranges.len())].max,
+            };
+            let mut got = Vec::new();
+            walk_score_ranges(&db, b"z", &meta, &ranges, |i, s, m| {
+                got.push((i, s, m.to_vec()));
+                if s < skip {
+                    Walk::SkipTo(skip)
+                } else {
+                    Walk::Next
+                }
+            })
+            .unwrap();
+            let mut want = Vec::new();
+            for (i, r) in ranges.iter().enumerate() {
+                if r.is_empty() {
+                    continue;
+                }
+                let mut first = true;
+                for (s, m) in &sorted {
+                    if r.gte_min(*s) && r.lte_max(*s) && (first || *s >= skip) {
+                        want.push((i, *s, m.clone()));
+                        first = false;
+                    }
+                }
+            }
+            assert_eq!(got, want, "{ranges:?} skip {skip}");
         }
     }
 

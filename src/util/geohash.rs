@@ -8,10 +8,6 @@
 //! plain IEEE double arithmetic in the order Redis does it, and `sin`/`cos`/`asin`/`sqrt` are
 //! the C library's, so results are bit-identical to Redis built on the same libm.
 
-/// How many steps below its search cell a region is split to cut out what the shape cannot
-/// reach (at most 4^3 sub-cells per cell, fewer where a sub-cell is wholly inside).
-const PRUNE_DEPTH: u8 = 3;
-
 /// Bits per axis of a stored score.
 pub const STEP_MAX: u8 = 26;
 pub const LAT_MIN: f64 = -85.051_128_78;
@@ -387,144 +383,57 @@ impl Shape {
         }
     }
 
-    /// The score ranges `[min, max)` to walk, in Redis's order (centre, N, S, E, W, NE, NW, SE,
-    /// SW), skipping excluded cells and a cell equal to the last one walked
+    /// The cells to walk, in Redis's order (centre, N, S, E, W, NE, NW, SE, SW), without the
+    /// excluded ones and a cell equal to the last one walked
     /// (`geohashCalculateAreasByShapeWGS84` + `membersOfAllNeighbors`).
-    pub fn score_ranges(&self) -> Vec<(f64, f64)> {
-        let cells = self.search_cells();
-        let mut out = Vec::with_capacity(9);
-        let mut last: Option<HashBits> = None;
-        for cell in cells {
-            if cell.is_zero() {
-                continue;
+    pub fn cells(&self) -> Vec<HashBits> {
+        let mut out: Vec<HashBits> = Vec::with_capacity(9);
+        for cell in self.search_cells() {
+            if !cell.is_zero() && out.last() != Some(&cell) {
+                out.push(cell);
             }
-            if last == Some(cell) {
-                continue;
-            }
-            let (min, max) = scores_of_box(cell);
-            out.push((min as f64, max as f64));
-            last = Some(cell);
         }
         out
     }
 
-    /// The score ranges a search walks: [`Shape::score_ranges`] with the parts of each cell
-    /// that cannot hold a point inside the shape cut out, in the same order. Points are found
-    /// and appended in exactly the order Redis finds them; only points Redis would decode,
-    /// measure and reject are never read.
-    ///
-    /// Each cell is split into its four sub-cells (their score ranges are consecutive quarters
-    /// of the cell's) down to [`PRUNE_DEPTH`] more steps, stopping where a cell lies wholly
-    /// inside the shape; a cell is dropped when a lower bound of Redis's own distance tests over
-    /// the whole cell already fails them by more than a safety margin.
-    pub fn search_ranges(&self) -> Vec<(f64, f64)> {
-        let cells = self.search_cells();
-        let mut bits: Vec<(u64, u64)> = Vec::new();
-        let mut last: Option<HashBits> = None;
-        for cell in cells {
-            if cell.is_zero() || last == Some(cell) {
-                continue;
-            }
-            last = Some(cell);
-            self.prune(cell, PRUNE_DEPTH, &mut bits);
-        }
-        bits.into_iter()
-            .map(|(min, max)| (min as f64, max as f64))
-            .collect()
+    /// The score ranges `[min, max)` of [`Shape::cells`].
+    pub fn score_ranges(&self) -> Vec<(f64, f64)> {
+        self.cells().into_iter().map(cell_range).collect()
     }
 
-    /// Appends the kept parts of `cell` (as 52-bit score ranges, merged with the previous
-    /// range when contiguous).
-    fn prune(&self, cell: HashBits, depth: u8, out: &mut Vec<(u64, u64)>) {
-        let Some(area) = decode(WGS84_LONG, WGS84_LAT, cell) else {
-            return;
-        };
-        let (outside, inside) = self.reach(&area);
-        if outside {
-            return;
-        }
-        if inside || depth == 0 || cell.step >= STEP_MAX {
-            let (lo, hi) = scores_of_box(cell);
-            match out.last_mut() {
-                Some(prev) if prev.1 == lo => prev.1 = hi,
-                _ => out.push((lo, hi)),
+    /// A helper that finds, around a point the shape rejected, a block of scores whose points
+    /// the shape rejects too, so a search can jump over it.
+    pub fn skipper(&self) -> Skipper {
+        let limit = |m: f64| {
+            let m = m + 1.0 + m.abs() * 1e-9;
+            // sin^2 of half the angle: comparing there saves an asin and a sqrt per test. An
+            // angle past a half turn can never be exceeded.
+            let half = m / (2.0 * EARTH_RADIUS_IN_METERS);
+            if half >= std::f64::consts::FRAC_PI_2 || half.is_nan() {
+                f64::INFINITY
+            } else {
+                half.sin().powi(2)
             }
-            return;
-        }
-        for quarter in 0..4 {
-            let child = HashBits {
-                bits: (cell.bits << 2) | quarter,
-                step: cell.step + 1,
-            };
-            self.prune(child, depth - 1, out);
-        }
-    }
-
-    /// (every point of `area` fails the shape test, every point passes it), each answered
-    /// conservatively: bounds of Redis's formulas over the area, with a margin far above the
-    /// rounding error of the formulas (haversine loses up to ~0.1 m near antipodes).
-    fn reach(&self, area: &Area) -> (bool, bool) {
-        let [x0, y0] = self.xy;
-        let lat = area.latitude;
-        let lon = area.longitude;
-        // Latitude distances, in radians.
-        let gap_min = if lat.min <= y0 && y0 <= lat.max {
-            0.0
-        } else {
-            deg_rad((y0 - lat.min).abs().min((y0 - lat.max).abs()))
         };
-        let gap_max = deg_rad((y0 - lat.min).abs().max((y0 - lat.max).abs()));
-        // |sin(dlon / 2)| over the area (dlon as the formulas compute it, unwrapped).
-        let (h1, h2) = ((lon.min - x0) / 2.0, (lon.max - x0) / 2.0);
-        let s1 = deg_rad(h1).sin().abs();
-        let s2 = deg_rad(h2).sin().abs();
-        let sin_min = if (h1 <= 0.0 && 0.0 <= h2) || h1 <= -180.0 || h2 >= 180.0 {
-            0.0
-        } else {
-            s1.min(s2)
-        };
-        let sin_max = if (h1 <= -90.0 && -90.0 <= h2) || (h1 <= 90.0 && 90.0 <= h2) {
-            1.0
-        } else {
-            s1.max(s2)
-        };
-        // cos(latitude) over the area (latitudes within the limits, so cos > 0).
-        let (c1, c2) = (deg_rad(lat.min).cos(), deg_rad(lat.max).cos());
-        let cos_min = c1.min(c2);
-        let cos_max = if lat.min <= 0.0 && 0.0 <= lat.max {
-            1.0
-        } else {
-            c1.max(c2)
-        };
-        let arc = |x: f64| 2.0 * EARTH_RADIUS_IN_METERS * x.clamp(0.0, 1.0).sqrt().asin();
-        let margin = |limit: f64| 1.0 + limit.abs() * 1e-9;
-        let (outside, inside) = match self.kind {
-            ShapeKind::Radius(r) => {
-                let r = r * self.conversion;
-                let cos0 = deg_rad(y0).cos();
-                let lo = (gap_min / 2.0).sin().powi(2) + cos0 * cos_min * sin_min * sin_min;
-                let hi = (gap_max / 2.0).sin().powi(2) + cos0 * cos_max * sin_max * sin_max;
-                (arc(lo) > r + margin(r), arc(hi) < r - margin(r))
-            }
+        let (radius, half_w, half_h) = match self.kind {
+            ShapeKind::Radius(r) => (limit(r * self.conversion), 0.0, 0.0),
             ShapeKind::Box { width, height } => {
-                let (half_w, half_h) = (
+                let (w, h) = (
                     width * self.conversion / 2.0,
                     height * self.conversion / 2.0,
                 );
-                let lat_lo = EARTH_RADIUS_IN_METERS * gap_min;
-                let lat_hi = EARTH_RADIUS_IN_METERS * gap_max;
-                let lon_lo = arc((cos_min * sin_min).powi(2));
-                let lon_hi = arc((cos_max * sin_max).powi(2));
-                (
-                    lat_lo > half_h + margin(half_h) || lon_lo > half_w + margin(half_w),
-                    lat_hi < half_h - margin(half_h) && lon_hi < half_w - margin(half_w),
-                )
+                let h = h + 1.0 + h.abs() * 1e-9;
+                (0.0, limit(w), h / EARTH_RADIUS_IN_METERS)
             }
         };
-        // NaN anywhere (absurd radii) compares false: nothing is pruned.
-        (outside, inside)
+        Skipper {
+            shape: *self,
+            cos0: deg_rad(self.xy[1]).cos(),
+            radius,
+            half_w,
+            half_h,
+        }
     }
-
     /// The nine cells covering the shape, excluded ones zeroed.
     fn search_cells(&self) -> [HashBits; 9] {
         let [min_lon, min_lat, max_lon, max_lat] = self.bounding_box();
@@ -608,6 +517,88 @@ fn scores_of_box(hash: HashBits) -> (u64, u64) {
         step: hash.step,
     };
     (min, align52(next))
+}
+
+/// The score range `[min, max)` of a cell.
+pub fn cell_range(cell: HashBits) -> (f64, f64) {
+    let (min, max) = scores_of_box(cell);
+    (min as f64, max as f64)
+}
+
+/// How many steps below its cell [`Skipper::skip_to`] looks for a block to jump over.
+const SKIP_DEPTH: u8 = 8;
+
+/// Finds blocks of scores a search can jump over (see [`Shape::skipper`]).
+///
+/// A block is the score range of a sub-cell; it is jumped over only when a lower bound of
+/// Redis's own tests over the whole sub-cell already fails them by more than a margin (1 m,
+/// far above the formulas' rounding; haversine loses up to ~0.1 m near antipodes). So a
+/// search finds exactly the points, in exactly the order, Redis finds; it just does not read
+/// the ones Redis would decode, measure and reject.
+#[derive(Clone, Copy, Debug)]
+pub struct Skipper {
+    shape: Shape,
+    cos0: f64,
+    /// Circle: the radius (plus margin) as sin^2 of half its angle.
+    radius: f64,
+    /// Box: half the width as sin^2 of half its angle, half the height in radians.
+    half_w: f64,
+    half_h: f64,
+}
+
+impl Skipper {
+    /// The end of the largest block of `cell` (at most [`SKIP_DEPTH`] steps below it) holding
+    /// `score` whose points all lie outside the shape; None if there is none.
+    pub fn skip_to(&self, cell: HashBits, score: f64) -> Option<f64> {
+        let bits = c_f64_to_u64(score);
+        let (lo, hi) = scores_of_box(cell);
+        if bits < lo || bits >= hi {
+            return None;
+        }
+        let deepest = cell.step.saturating_add(SKIP_DEPTH).min(STEP_MAX);
+        for step in cell.step + 1..=deepest {
+            let block = HashBits {
+                bits: bits >> (52 - 2 * u32::from(step)),
+                step,
+            };
+            let area = decode(WGS84_LONG, WGS84_LAT, block)?;
+            if self.outside(&area) {
+                return Some(scores_of_box(block).1 as f64);
+            }
+        }
+        None
+    }
+
+    /// Whether every point of `area` fails the shape's test: lower bounds of Redis's formulas
+    /// over the area (all terms are monotone in the distances involved).
+    fn outside(&self, area: &Area) -> bool {
+        let [x0, y0] = self.shape.xy;
+        let lat = area.latitude;
+        let lon = area.longitude;
+        // The smallest latitude difference, in radians.
+        let gap = if lat.min <= y0 && y0 <= lat.max {
+            0.0
+        } else {
+            deg_rad((y0 - lat.min).abs().min((y0 - lat.max).abs()))
+        };
+        // The smallest |sin(dlon / 2)| (dlon as the formulas compute it, unwrapped): |sin| has
+        // no interior minimum on an interval free of 0 and +-180 degrees.
+        let (h1, h2) = ((lon.min - x0) / 2.0, (lon.max - x0) / 2.0);
+        let sin_min = if (h1 <= 0.0 && 0.0 <= h2) || h1 <= -180.0 || h2 >= 180.0 {
+            0.0
+        } else {
+            deg_rad(h1).sin().abs().min(deg_rad(h2).sin().abs())
+        };
+        // The smallest cos(latitude): cos is concave over the limits.
+        let cos_min = deg_rad(lat.min).cos().min(deg_rad(lat.max).cos());
+        match self.shape.kind {
+            ShapeKind::Radius(_) => {
+                let a = (gap / 2.0).sin().powi(2) + self.cos0 * cos_min * sin_min * sin_min;
+                a > self.radius
+            }
+            ShapeKind::Box { .. } => gap > self.half_h || (cos_min * sin_min).powi(2) > self.half_w,
+        }
+    }
 }
 
 /// `geohashGetLatDistance`: the distance between two latitudes on one meridian.
@@ -844,6 +835,7 @@ mod tests {
         };
         let ranges = shape.score_ranges();
         assert!(!ranges.is_empty() && ranges.len() <= 9);
+        assert_eq!(ranges.len(), shape.cells().len());
         for p in [3_479_099_956_230_698.0, 3_479_447_370_796_909.0] {
             assert!(ranges.iter().any(|&(lo, hi)| lo <= p && p < hi));
         }
@@ -859,27 +851,12 @@ mod tests {
         }
     }
 
-    /// What a search finds walking `ranges` over `scores` (sorted), as `types::geo` does.
-    fn walk(shape: &Shape, ranges: &[(f64, f64)], scores: &[f64]) -> Vec<(f64, u64)> {
-        let mut out = Vec::new();
-        for &(lo, hi) in ranges {
-            let start = scores.partition_point(|&s| s < lo);
-            for &s in scores[start..].iter().take_while(|&&s| s < hi) {
-                let [x, y] = decode_score(s);
-                if let Some(d) = shape.distance_if_within(x, y) {
-                    out.push((s, d.to_bits()));
-                }
-            }
-        }
-        out
-    }
-
     #[test]
-    fn pruned_ranges_find_exactly_what_the_nine_cells_find() {
+    fn skipped_blocks_hold_only_points_the_shape_rejects() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        let mut fewer = 0usize;
-        for case in 0..400 {
+        let (mut skips, mut skipped_points) = (0usize, 0usize);
+        for case in 0..300 {
             let center = if case % 5 == 0 {
                 // Near the poles and the antimeridian.
                 [
@@ -913,7 +890,7 @@ mod tests {
             };
             // Points around the centre out to a few times the size, plus anywhere.
             let spread = (meters / 111_000.0 * 3.0).clamp(0.001, 180.0);
-            let mut scores: Vec<f64> = (0..3000)
+            let mut scores: Vec<f64> = (0..2000)
                 .filter_map(|i| {
                     let (lon, lat) = if i % 10 == 0 {
                         (
@@ -932,21 +909,36 @@ mod tests {
                 })
                 .collect();
             scores.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            let all = shape.score_ranges();
-            let pruned = shape.search_ranges();
-            assert_eq!(
-                walk(&shape, &all, &scores),
-                walk(&shape, &pruned, &scores),
-                "{shape:?}"
-            );
-            let span = |r: &[(f64, f64)]| r.iter().map(|(a, b)| b - a).sum::<f64>();
-            assert!(span(&pruned) <= span(&all));
-            if span(&pruned) < span(&all) * 0.5 {
-                fewer += 1;
+            let inside = |s: f64| {
+                let [x, y] = decode_score(s);
+                shape.distance_if_within(x, y).is_some()
+            };
+            let skipper = shape.skipper();
+            for cell in shape.cells() {
+                let (lo, hi) = cell_range(cell);
+                let start = scores.partition_point(|&s| s < lo);
+                let in_cell: Vec<f64> = scores[start..]
+                    .iter()
+                    .copied()
+                    .take_while(|&s| s < hi)
+                    .collect();
+                for (i, &s) in in_cell.iter().enumerate() {
+                    let Some(to) = skipper.skip_to(cell, s) else {
+                        continue;
+                    };
+                    assert!(to > s && to <= hi, "{shape:?}: {s} -> {to}");
+                    skips += 1;
+                    for &t in in_cell[i..].iter().take_while(|&&t| t < to) {
+                        assert!(!inside(t), "{shape:?}: skipping {s}..{to} loses {t}");
+                        skipped_points += 1;
+                    }
+                }
             }
         }
-        // The point of pruning: most searches walk less than half of the nine cells.
-        assert!(fewer > 150, "{fewer}");
+        assert!(
+            skips > 1000 && skipped_points > skips,
+            "{skips} {skipped_points}"
+        );
     }
 
     #[test]
