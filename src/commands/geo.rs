@@ -277,7 +277,8 @@ impl Variant {
 fn georadius_generic(cx: &mut Context<'_>, args: &Args<'_>, v: Variant) -> CmdResult {
     let src_idx = if v == Variant::GeoSearchStore { 2 } else { 1 };
     let src = args.get(src_idx);
-    let exists = geo::exists(&cx.db(), src)?;
+    let meta = geo::open(&cx.db(), src)?;
+    let exists = meta.is_some();
     let mut shape = Shape {
         xy: [0.0, 0.0],
         conversion: 1.0,
@@ -418,10 +419,10 @@ fn georadius_generic(cx: &mut Context<'_>, args: &Args<'_>, v: Variant) -> CmdRe
         }
         return Ok(Reply::Int(stored as i64));
     }
-    if !exists {
+    let Some(meta) = meta else {
         return Ok(Reply::Array(Vec::new()));
-    }
-    let points = geo::search(&cx.db(), src, &q)?;
+    };
+    let points = geo::search_in(&cx.db(), src, &meta, &q)?;
     let conversion = shape.conversion;
     Ok(Reply::Array(
         points

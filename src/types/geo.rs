@@ -51,9 +51,9 @@ fn read(db: &Db<'_>, key: &[u8]) -> Result<Option<Meta>> {
     collection::read(db, key, ValueType::ZSet)
 }
 
-/// Whether `key` holds a sorted set (WRONGTYPE if it holds another type).
-pub fn exists(db: &Db<'_>, key: &[u8]) -> Result<bool> {
-    Ok(read(db, key)?.is_some())
+/// The sorted set at `key`, if any (WRONGTYPE if it holds another type), for [`search_in`].
+pub fn open(db: &Db<'_>, key: &[u8]) -> Result<Option<Meta>> {
+    read(db, key)
 }
 
 /// GEOPOS: the (longitude, latitude) of each member, None where it (or the key) is missing.
@@ -114,7 +114,13 @@ fn find(db: &Db<'_>, key: &[u8], meta: &Meta, shape: &Shape, limit: u64) -> Resu
     let mut out: Vec<Point> = Vec::new();
     zsets::walk_score_ranges(db, key, meta, &ranges, |i, score, member| {
         let [longitude, latitude] = geohash::decode_score(score);
-        let Some(dist) = shape.distance_if_within(longitude, latitude) else {
+        // The latitude alone often rules a point out without the trigonometry.
+        let within = if skipper.rejects_latitude(latitude) {
+            None
+        } else {
+            shape.distance_if_within(longitude, latitude)
+        };
+        let Some(dist) = within else {
             rejects += 1;
             if rejects < SKIP_AFTER_REJECTS {
                 return Walk::Next;
@@ -195,11 +201,16 @@ fn select(points: Vec<Point>, q: &Query) -> Vec<Point> {
 
 /// GEOSEARCH / GEORADIUS: the selected points in reply order (empty if the key is missing).
 pub fn search(db: &Db<'_>, key: &[u8], q: &Query) -> Result<Vec<Point>> {
-    let Some(meta) = read(db, key)? else {
-        return Ok(Vec::new());
-    };
+    match read(db, key)? {
+        Some(meta) => search_in(db, key, &meta, q),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// [`search`] in the sorted set `meta` describes (from [`open`]), saving a metadata read.
+pub fn search_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &Query) -> Result<Vec<Point>> {
     let limit = if q.any { q.count } else { 0 };
-    let found = find(db, key, &meta, &q.shape, limit)?;
+    let found = find(db, key, meta, &q.shape, limit)?;
     Ok(select(found, q))
 }
 

@@ -547,26 +547,49 @@ pub struct Skipper {
 }
 
 impl Skipper {
+    /// Whether a point at latitude `lat` is outside the shape by its latitude alone: the
+    /// great-circle distance is at least the meridian distance, and a box's first test is
+    /// exactly that distance. Sound with the same margin as the block tests.
+    pub fn rejects_latitude(&self, lat: f64) -> bool {
+        let gap = (deg_rad(lat) - deg_rad(self.shape.xy[1])).abs();
+        match self.shape.kind {
+            ShapeKind::Radius(_) => (gap / 2.0).sin().powi(2) > self.radius,
+            ShapeKind::Box { .. } => gap > self.half_h,
+        }
+    }
+
     /// The end of the largest block of `cell` (at most [`SKIP_DEPTH`] steps below it) holding
-    /// `score` whose points all lie outside the shape; None if there is none.
+    /// `score` whose points all lie outside the shape; None if there is none. A block inside
+    /// an outside block is outside, so the depth is found by bisection.
     pub fn skip_to(&self, cell: HashBits, score: f64) -> Option<f64> {
         let bits = c_f64_to_u64(score);
         let (lo, hi) = scores_of_box(cell);
         if bits < lo || bits >= hi {
             return None;
         }
-        let deepest = cell.step.saturating_add(SKIP_DEPTH).min(STEP_MAX);
-        for step in cell.step + 1..=deepest {
-            let block = HashBits {
-                bits: bits >> (52 - 2 * u32::from(step)),
-                step,
-            };
-            let area = decode(WGS84_LONG, WGS84_LAT, block)?;
-            if self.outside(&area) {
-                return Some(scores_of_box(block).1 as f64);
+        let block = |step: u8| HashBits {
+            bits: bits >> (52 - 2 * u32::from(step)),
+            step,
+        };
+        let outside =
+            |step: u8| decode(WGS84_LONG, WGS84_LAT, block(step)).is_some_and(|a| self.outside(&a));
+        let (mut shallow, mut deep) = (
+            cell.step + 1,
+            cell.step.saturating_add(SKIP_DEPTH).min(STEP_MAX),
+        );
+        if shallow > deep || !outside(deep) {
+            return None;
+        }
+        // Invariant: `deep` is outside; find the shallowest outside step.
+        while shallow < deep {
+            let mid = shallow + (deep - shallow) / 2;
+            if outside(mid) {
+                deep = mid;
+            } else {
+                shallow = mid + 1;
             }
         }
-        None
+        Some(scores_of_box(block(deep)).1 as f64)
     }
 
     /// Whether every point of `area` fails the shape's test: lower bounds of Redis's formulas
@@ -914,6 +937,12 @@ mod tests {
                 shape.distance_if_within(x, y).is_some()
             };
             let skipper = shape.skipper();
+            for &s in &scores {
+                let [_, y] = decode_score(s);
+                if skipper.rejects_latitude(y) {
+                    assert!(!inside(s), "{shape:?}: latitude {y} wrongly rejected");
+                }
+            }
             for cell in shape.cells() {
                 let (lo, hi) = cell_range(cell);
                 let start = scores.partition_point(|&s| s < lo);
