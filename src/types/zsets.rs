@@ -468,10 +468,7 @@ pub fn walk_score_ranges(
         if !reached {
             it.next()?;
         }
-        loop {
-            let Some((sub, _)) = it.current()? else {
-                break;
-            };
+        while let Some((sub, _)) = it.current()? {
             let (s, m) = parse_index_sub(sub)?;
             if range.gte_min(s) {
                 if !range.lte_max(s) {

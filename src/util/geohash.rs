@@ -8,6 +8,8 @@
 //! plain IEEE double arithmetic in the order Redis does it, and `sin`/`cos`/`asin`/`sqrt` are
 //! the C library's, so results are bit-identical to Redis built on the same libm.
 
+use std::cmp::Ordering;
+
 /// Bits per axis of a stored score.
 pub const STEP_MAX: u8 = 26;
 pub const LAT_MIN: f64 = -85.051_128_78;
@@ -114,7 +116,7 @@ fn c_f64_to_u32(v: f64) -> u32 {
 pub fn c_f64_to_i64(v: f64) -> i64 {
     // 2^63: every double below it and above -2^63 - 1 truncates into range.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if v.is_nan() || v >= LIMIT || v < -LIMIT {
+    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -368,7 +370,8 @@ impl Shape {
                 let d = distance(x1, y1, x2, y2);
                 // `d > radius` rejects; a NaN distance (from a score GEOADD never wrote) is
                 // kept, as in Redis.
-                (!(d > r * self.conversion)).then_some(d)
+                let rejected = d.partial_cmp(&(r * self.conversion)) == Some(Ordering::Greater);
+                (!rejected).then_some(d)
             }
             ShapeKind::Box { width, height } => {
                 let (width_m, height_m) = (width * self.conversion, height * self.conversion);
@@ -800,7 +803,7 @@ mod tests {
         assert_eq!(fmt_distance(distance(x1, y1, x2, y2) / 1000.0), "166.2742");
         assert_eq!(fmt_distance(0.0), "0.0000");
         assert_eq!(fmt_distance(0.0001), "0.0001");
-        assert_eq!(fmt_distance(6.0642951598391699e-05), "0.0001");
+        assert_eq!(fmt_distance(6.064_295_159_839_17e-5), "0.0001");
         assert_eq!(fmt_distance(0.00001), "0.0000");
         assert_eq!(fmt_distance(10.01), "10.0100");
         // llrint after the multiplication: 0.00005 * 10^4 is exactly 0.5, which rounds to even.
