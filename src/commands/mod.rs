@@ -10,6 +10,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod introspection;
@@ -347,6 +348,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         hll::TABLE,
         sets::TABLE,
         zsets::TABLE,
+        geo::TABLE,
         lists::TABLE,
         blocking::TABLE,
         transactions::TABLE,
@@ -448,6 +450,9 @@ impl Names {
 pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
     if !spec.has(flags::MOVABLEKEYS) {
         return spec.keys.positions(args.len()).collect();
+    }
+    if let Some(start) = geo::store_keyword_start(spec.name) {
+        return geo::key_positions(args, start);
     }
     let (dest, numkeys_at) = match spec.name {
         "zunionstore" | "zinterstore" | "zdiffstore" => (Some(1), 2),

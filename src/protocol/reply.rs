@@ -23,6 +23,9 @@ pub enum Reply {
     /// The null array (`*-1` / `_`).
     NilArray,
     Double(f64),
+    /// A double the command formatted itself (GEO coordinates, printed as Redis's
+    /// `addReplyHumanLongDouble` prints them): a RESP3 double, a bulk string for RESP2.
+    FormattedDouble(Bytes),
     Bool(bool),
     Array(Vec<Reply>),
     /// A map; flattened to an array for RESP2.
@@ -84,6 +87,13 @@ impl Reply {
                     line(out, b',', text.as_bytes());
                 } else {
                     bulk(out, text.as_bytes());
+                }
+            }
+            Reply::FormattedDouble(text) => {
+                if resp3 {
+                    line(out, b',', text);
+                } else {
+                    bulk(out, text);
                 }
             }
             Reply::Bool(b) => {
@@ -221,6 +231,9 @@ mod tests {
         assert_eq!(enc(&Reply::Bool(false), true), "#f\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let coord = || Reply::FormattedDouble(Bytes::from_static(b"13.36138933897018433"));
+        assert_eq!(enc(&coord(), false), "$20\r\n13.36138933897018433\r\n");
+        assert_eq!(enc(&coord(), true), ",13.36138933897018433\r\n");
         assert_eq!(
             enc(&Reply::Verbatim("txt", "hi".into()), true),
             "=6\r\ntxt:hi\r\n"

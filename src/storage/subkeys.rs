@@ -37,6 +37,8 @@ pub fn sub_key(phys: u8, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
 /// An iterator over one collection version's sub-keys, yielding (sub-key suffix, value).
 pub struct SubIter<'a> {
     it: DBRawIteratorWithThreadMode<'a, DB>,
+    /// The collection version's key prefix (for [`SubIter::seek`]).
+    prefix: Vec<u8>,
     prefix_len: usize,
     reverse: bool,
     started: bool,
@@ -55,6 +57,17 @@ impl<'a> SubIter<'a> {
         }
         self.started = true;
         self.current()
+    }
+
+    /// Moves a forward iterator to the first sub-key >= `from`; the next [`SubIter::next`]
+    /// returns it. One iterator can so walk several ranges of a collection (GEO searches walk
+    /// up to nine score ranges and their parts) without being rebuilt for each.
+    pub fn seek(&mut self, from: &[u8]) {
+        self.prefix.truncate(self.prefix_len);
+        self.prefix.extend_from_slice(from);
+        self.it.seek(&self.prefix);
+        self.prefix.truncate(self.prefix_len);
+        self.started = false;
     }
 
     /// The entry the iterator is on, without moving.
@@ -134,6 +147,7 @@ impl<'a> Db<'a> {
         }
         SubIter {
             it,
+            prefix,
             prefix_len,
             reverse,
             started: false,

@@ -3,6 +3,7 @@
 
 pub mod bitmaps;
 pub mod collection;
+pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod keyspace;

@@ -408,6 +408,129 @@ fn range_in(db: &Db<'_>, key: &[u8], meta: &Meta, q: &RangeQuery, rev: bool) -> 
     }
 }
 
+/// Entries a range walk steps over before it re-seeks instead: a seek costs about as much as
+/// this many steps.
+const SEEK_AFTER_STEPS: usize = 16;
+
+/// What a range walk does after an entry (see [`walk_score_ranges`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Walk {
+    /// On to the next entry.
+    Next,
+    /// On to the first entry scoring at least this much (within the current range).
+    SkipTo(f64),
+    /// The walk is over.
+    Stop,
+}
+
+/// Calls `f(i, score, member)` for the members of the zset `meta` describes whose scores lie
+/// in each `ranges[i]` in turn (each range in rank order), as `f` directs. One iterator serves
+/// all the ranges: a position above the current one is reached by stepping forward when that
+/// is short, by a seek otherwise; each walk stops at the first score past its range. Nothing
+/// is copied: `f` sees the index entry's bytes.
+pub fn walk_score_ranges(
+    db: &Db<'_>,
+    key: &[u8],
+    meta: &Meta,
+    ranges: &[ScoreRange],
+    mut f: impl FnMut(usize, f64, &[u8]) -> Walk,
+) -> Result<()> {
+    let mut it: Option<SubIter<'_>> = None;
+    // The range walked last: the iterator then sits on the first entry above it (or at the
+    // end of the index).
+    let mut after: Option<&ScoreRange> = None;
+    for (i, range) in ranges.iter().enumerate() {
+        if range.is_empty() {
+            continue;
+        }
+        let reached = match (&mut it, after) {
+            (Some(it), Some(prev))
+                if range.min > prev.max || (range.min == prev.max && prev.maxex) =>
+            {
+                step_to(it, range)?
+            }
+            _ => false,
+        };
+        if !reached {
+            let from = seek_key(range.min, range.minex);
+            match &mut it {
+                Some(it) => it.seek(&from),
+                None => {
+                    it = Some(db.iter_subs(SubCf::Score, key, meta.version(), Some(&from), false))
+                }
+            }
+        }
+        let Some(it) = it.as_mut() else {
+            return Ok(());
+        };
+        // Reading is `current`, moving is `next`; the first `next` after a seek only marks
+        // the entry read.
+        if !reached {
+            it.next()?;
+        }
+        while let Some((sub, _)) = it.current()? {
+            let (s, m) = parse_index_sub(sub)?;
+            if range.gte_min(s) {
+                if !range.lte_max(s) {
+                    break;
+                }
+                match f(i, s, m) {
+                    Walk::Next => {}
+                    Walk::Stop => return Ok(()),
+                    Walk::SkipTo(to) if to > s => {
+                        // A target past the range stops at the range's end, so the next range
+                        // finds the iterator where a finished walk leaves it.
+                        let (min, minex) = if to < range.max || (to == range.max && !range.maxex) {
+                            (to, false)
+                        } else {
+                            (range.max, !range.maxex)
+                        };
+                        let rest = ScoreRange {
+                            min,
+                            minex,
+                            ..*range
+                        };
+                        if !step_to(it, &rest)? {
+                            it.seek(&seek_key(min, minex));
+                            it.next()?;
+                        }
+                        continue;
+                    }
+                    Walk::SkipTo(_) => {}
+                }
+            }
+            it.next()?;
+        }
+        after = Some(range);
+    }
+    Ok(())
+}
+
+/// The `zscore` sub-key to seek to for entries from `min` on (above it when `minex`).
+fn seek_key(min: f64, minex: bool) -> Vec<u8> {
+    let bound = encode_score(min);
+    if minex {
+        prefix_end(&bound).unwrap_or_else(|| bound.to_vec())
+    } else {
+        bound.to_vec()
+    }
+}
+
+/// Steps `it` forward to the first entry of `range` when that takes at most
+/// [`SEEK_AFTER_STEPS`] steps (true), else leaves it for a seek (false).
+fn step_to(it: &mut SubIter<'_>, range: &ScoreRange) -> Result<bool> {
+    for _ in 0..SEEK_AFTER_STEPS {
+        let Some((sub, _)) = it.current()? else {
+            return Ok(true);
+        };
+        if range.gte_min(parse_index_sub(sub)?.0) {
+            return Ok(true);
+        }
+        it.next()?;
+    }
+    Ok(false)
+}
+
 /// Ranks `start..=end` (sanitized), in reply order, walking from the nearer end of the index.
 fn rank_slice(
     db: &Db<'_>,
@@ -890,7 +1013,7 @@ pub fn pop(
 
 /// Overwrites `dst` (whatever it held, its TTL dropped) with `entries` as a fresh zset; an empty
 /// result deletes `dst`. Call with `dst` locked.
-fn write_result(db: &Db<'_>, dst: &[u8], entries: &[Entry]) -> Result<u64> {
+pub(crate) fn write_result(db: &Db<'_>, dst: &[u8], entries: &[Entry]) -> Result<u64> {
     let raw = db.meta_raw(dst)?;
     let mut batch = db.batch();
     if entries.is_empty() {
@@ -1194,6 +1317,116 @@ mod tests {
             maxex: true,
         };
         assert!(r.gte_min(-1e300) && r.lte_max(1.999) && !r.lte_max(2.0));
+    }
+
+    #[test]
+    fn score_range_walks_step_or_seek_between_ranges() {
+        use crate::config::Config;
+        use crate::storage::Store;
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let store = Store::open(&cfg).expect("open store");
+        let view = store.view();
+        let db = view.db(0).unwrap();
+        // 2,000 members on 500 scores: runs of equal scores, gaps of every size.
+        let names: Vec<Vec<u8>> = (0..2000).map(|i| format!("m{i}").into_bytes()).collect();
+        let pairs: Vec<(f64, &[u8])> = names
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (((i * 7919) % 500) as f64, m.as_slice()))
+            .collect();
+        add(&db, b"z", AddFlags::default(), &pairs).unwrap();
+        let meta = db.meta(b"z").unwrap().unwrap();
+        let mut sorted: Vec<(f64, Vec<u8>)> = pairs.iter().map(|&(s, m)| (s, m.to_vec())).collect();
+        sorted.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then_with(|| a.1.cmp(&b.1)));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for _ in 0..300 {
+            let mut ranges = Vec::new();
+            let mut at: f64 = rng.random_range(-5.0..100.0);
+            for _ in 0..rng.random_range(1..12) {
+                // Mostly ascending (short and long gaps, touching), sometimes back down.
+                if rng.random_bool(0.2) {
+                    at = rng.random_range(-5.0..505.0);
+                }
+                let (min, max): (f64, f64) = if rng.random_bool(0.5) {
+                    (at.round(), (at + rng.random_range(0.0..40.0)).round())
+                } else {
+                    (at, at + rng.random_range(0.0..40.0))
+                };
+                ranges.push(ScoreRange {
+                    min,
+                    minex: rng.random_bool(0.3),
+                    max,
+                    maxex: rng.random_bool(0.5),
+                });
+                at = max + [0.0, 0.5, 3.0, 60.0][rng.random_range(0..4)];
+            }
+            let mut want = Vec::new();
+            for r in &ranges {
+                if r.is_empty() {
+                    continue;
+                }
+                for (s, m) in &sorted {
+                    if r.gte_min(*s) && r.lte_max(*s) {
+                        want.push((*s, m.clone()));
+                    }
+                }
+            }
+            let mut got = Vec::new();
+            walk_score_ranges(&db, b"z", &meta, &ranges, |_, s, m| {
+                got.push((s, m.to_vec()));
+                Walk::Next
+            })
+            .unwrap();
+            assert_eq!(got, want, "{ranges:?}");
+            // Stopping early stops everything.
+            let mut n = 0;
+            walk_score_ranges(&db, b"z", &meta, &ranges, |_, _, _| {
+                n += 1;
+                if n < 3 {
+                    Walk::Next
+                } else {
+                    Walk::Stop
+                }
+            })
+            .unwrap();
+            assert_eq!(n, want.len().min(3));
+            // Skipping to a score drops exactly the entries below it in that range.
+            // Any score, a member's score, or exactly a range's end.
+            let skip = match rng.random_range(0..3) {
+                0 => rng.random_range(0.0..500.0),
+                1 => f64::from(rng.random_range(0..500u32)),
+                _ => ranges[rng.random_range(0..ranges.len())].max,
+            };
+            let mut got = Vec::new();
+            walk_score_ranges(&db, b"z", &meta, &ranges, |i, s, m| {
+                got.push((i, s, m.to_vec()));
+                if s < skip {
+                    Walk::SkipTo(skip)
+                } else {
+                    Walk::Next
+                }
+            })
+            .unwrap();
+            let mut want = Vec::new();
+            for (i, r) in ranges.iter().enumerate() {
+                if r.is_empty() {
+                    continue;
+                }
+                let mut first = true;
+                for (s, m) in &sorted {
+                    if r.gte_min(*s) && r.lte_max(*s) && (first || *s >= skip) {
+                        want.push((i, *s, m.clone()));
+                        first = false;
+                    }
+                }
+            }
+            assert_eq!(got, want, "{ranges:?} skip {skip}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   collection family.
 //! - `diff_bitmaps`: bitmap commands (SETBIT ... BITFIELD) compared with redis-server.
 //! - `diff_hll`: HyperLogLog commands and raw values compared byte for byte with redis-server.
+//! - `geo`, `diff_geo`: GEO commands per command with their errors, RESP3 bytes, STORE keys,
+//!   events; and a seeded random GEO stream (RESP2 and RESP3) compared with redis-server.
 //! - `smoke`: basic end-to-end tests (PING, binary safety, persistence, kill -9, concurrency,
 //!   malformed RESP, AUTH).
 //! - `admin`, `concurrency`, `lists`: server commands, concurrent read-modify-writes, lists.
@@ -34,6 +36,7 @@ mod big_delete;
 mod blocking;
 mod concurrency;
 mod diff_bitmaps;
+mod diff_geo;
 mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
@@ -41,6 +44,7 @@ mod diff_sets;
 mod diff_transactions;
 mod diff_zsets;
 mod differential;
+mod geo;
 mod harness;
 mod lists;
 mod notifications;
