@@ -777,23 +777,26 @@ fn a_subscriber_over_its_soft_limit_is_disconnected_only_after_its_seconds() {
 // Differential: the same transcript on redis-server and on Basalt
 // ---------------------------------------------------------------------------------------------
 
-/// What a PING barrier ends with, per mode: a normal reply, or RESP2 subscribed mode's array.
-const PONGS: [&[u8]; 2] = [b"+PONG\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"];
-
-/// Sends PING and returns everything up to and including its reply: whatever the client
-/// received before (replies, messages) comes first. Messages published before the barrier are
-/// already in the client's queue, so the result does not depend on timing.
-fn barrier(s: &mut TcpStream) -> Vec<u8> {
-    send_raw(s, &["PING"]);
+/// Sends `PING barrier-<n>` and returns everything up to and including its reply: whatever the
+/// client received before (replies, messages) comes first. Messages published before the barrier
+/// are already in the client's queue, so the result does not depend on timing. The token is
+/// unique, so a command's own reply (a `+PONG`, say) can never be taken for the barrier's,
+/// whatever way the bytes are split across reads; its reply ends with the token as a bulk
+/// string in every mode (RESP2, RESP2 subscribed, RESP3).
+fn barrier(s: &mut TcpStream, n: &mut usize) -> Vec<u8> {
+    *n += 1;
+    let token = format!("barrier-{n}");
+    let end = format!("${}\r\n{token}\r\n", token.len()).into_bytes();
+    send_raw(s, &["PING", token.as_str()]);
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
-    while !PONGS.iter().any(|p| out.ends_with(p)) {
+    while !out.ends_with(&end) {
         match s.read(&mut buf) {
             Ok(0) | Err(_) => {
                 out.extend_from_slice(b"<EOF or TIMEOUT>");
                 break;
             }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(got) => out.extend_from_slice(&buf[..got]),
         }
     }
     out
@@ -810,18 +813,19 @@ fn run_transcript(
     steps: &[(usize, Vec<&[u8]>)],
 ) -> Vec<Vec<u8>> {
     let mut conns: Vec<TcpStream> = (0..clients).map(|_| raw_tcp(port)).collect();
+    let mut n = 0;
     for &i in resp3 {
         send_raw(&mut conns[i], &["HELLO", "3"]);
-        barrier(&mut conns[i]);
+        barrier(&mut conns[i], &mut n);
     }
     let mut seen = vec![Vec::new(); clients];
     for (i, args) in steps {
         send_raw(&mut conns[*i], args);
-        let acting = barrier(&mut conns[*i]);
+        let acting = barrier(&mut conns[*i], &mut n);
         seen[*i].extend(acting);
         for (j, (c, out)) in conns.iter_mut().zip(seen.iter_mut()).enumerate() {
             if j != *i {
-                out.extend(barrier(c));
+                out.extend(barrier(c, &mut n));
             }
         }
     }
