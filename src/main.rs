@@ -67,6 +67,19 @@ struct Cli {
     /// Keyspace notification classes, as Redis's flag letters (e.g. KEA); empty disables.
     #[arg(long = "notify-keyspace-events")]
     notify_keyspace_events: Option<String>,
+    /// Memory budget (e.g. 1gb), divided between the hot-key cache, the block cache and the
+    /// memtables; 0 derives it from --rocksdb-block-cache-size.
+    #[arg(long)]
+    maxmemory: Option<String>,
+    /// Percent of the budget for the hot-key cache (0-90, 0 disables it).
+    #[arg(long = "maxmemory-cache-percent")]
+    maxmemory_cache_percent: Option<String>,
+    /// Percent of the budget the memtables may use (1-50).
+    #[arg(long = "maxmemory-memtable-percent")]
+    maxmemory_memtable_percent: Option<String>,
+    /// yes or no: read SST files with O_DIRECT, bypassing the OS page cache.
+    #[arg(long = "rocksdb-direct-reads")]
+    direct_reads: Option<String>,
 }
 
 impl Cli {
@@ -105,6 +118,16 @@ impl Cli {
             "notify-keyspace-events",
             self.notify_keyspace_events.clone(),
         );
+        add("maxmemory", self.maxmemory.clone());
+        add(
+            "maxmemory-cache-percent",
+            self.maxmemory_cache_percent.clone(),
+        );
+        add(
+            "maxmemory-memtable-percent",
+            self.maxmemory_memtable_percent.clone(),
+        );
+        add("rocksdb-direct-reads", self.direct_reads.clone());
         v
     }
 }
