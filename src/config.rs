@@ -507,13 +507,14 @@ impl Config {
     /// `rocksdb-block-cache-size`, so that parameter keeps its meaning.
     pub fn memory_plan(&self) -> MemoryPlan {
         let cache_pct = self.maxmemory_cache_percent.min(90);
-        let budget = if self.maxmemory > 0 {
-            self.maxmemory
+        let (budget, hot_cache) = if self.maxmemory > 0 {
+            let budget = self.maxmemory.max(MIN_BUDGET);
+            (budget, budget / 100 * cache_pct)
         } else {
-            self.block_cache_size.saturating_mul(100) / (100 - cache_pct)
-        }
-        .max(MIN_BUDGET);
-        let hot_cache = budget / 100 * cache_pct;
+            let rocks = self.block_cache_size.max(MIN_BUDGET);
+            let hot = rocks.saturating_mul(cache_pct) / (100 - cache_pct);
+            (rocks.saturating_add(hot), hot)
+        };
         let block_cache = budget - hot_cache;
         let memtables = (budget / 100 * self.maxmemory_memtable_percent.clamp(1, 50))
             .min(block_cache / 2)
@@ -844,7 +845,7 @@ mod tests {
         let p = c.memory_plan();
         assert_eq!(p.block_cache, 256 << 20);
         assert_eq!(p.hot_cache + p.block_cache, p.budget);
-        assert_eq!(p.hot_cache, p.budget / 100 * 25);
+        assert_eq!(p.hot_cache, (256u64 << 20) * 25 / 75);
         c.set("maxmemory", "64mb").unwrap();
         let p = c.memory_plan();
         assert_eq!(p.budget, 64 << 20);
