@@ -484,6 +484,9 @@ fn mem_at_least(s: &str, min: u64) -> Result<u64, String> {
 pub struct MemoryPlan {
     /// The whole budget: `maxmemory`, or derived from `rocksdb-block-cache-size` when that is 0.
     pub budget: u64,
+    /// Kept out of the split for what no cache accounts for: code, thread stacks, connection
+    /// and compaction buffers, allocator slack (see [`reserve_for`]).
+    pub reserve: u64,
     /// Bytes for the hot-key cache.
     pub hot_cache: u64,
     /// Capacity of RocksDB's block cache: the rest of the budget. Memtables are charged to it
@@ -500,28 +503,43 @@ pub struct MemoryPlan {
 /// memtables of a few kilobytes and thrash its block cache.
 pub const MIN_BUDGET: u64 = 16 * 1024 * 1024;
 
+/// The part of a `maxmemory` budget kept for memory that is not in a cache: a tenth of it,
+/// between 8 and 32 MB (an idle server's RSS is ~15 MB, most of it code; under load RocksDB's
+/// file and compaction buffers and the connections add ~15 MB more, whatever the budget).
+pub fn reserve_for(budget: u64) -> u64 {
+    (budget / 10).clamp(8 << 20, 32 << 20)
+}
+
 impl Config {
-    /// Divides the memory budget: `maxmemory-cache-percent` of it to the hot-key cache, the rest to
-    /// the RocksDB block cache, inside which memtables may take `maxmemory-memtable-percent` of
-    /// the budget. With `maxmemory 0` the budget is the one whose RocksDB share is
-    /// `rocksdb-block-cache-size`, so that parameter keeps its meaning.
+    /// Divides the memory budget: a fixed reserve first ([`reserve_for`]), then
+    /// `maxmemory-cache-percent` of the rest to the hot-key cache and the remainder to the RocksDB
+    /// block cache, inside which memtables may take `maxmemory-memtable-percent`. With
+    /// `maxmemory 0` the budget is the one whose RocksDB share is `rocksdb-block-cache-size`, so
+    /// that parameter keeps its meaning.
     pub fn memory_plan(&self) -> MemoryPlan {
         let cache_pct = self.maxmemory_cache_percent.min(90);
-        let (budget, hot_cache) = if self.maxmemory > 0 {
+        let (budget, reserve, hot_cache, block_cache) = if self.maxmemory > 0 {
             let budget = self.maxmemory.max(MIN_BUDGET);
-            (budget, budget / 100 * cache_pct)
+            let reserve = reserve_for(budget);
+            let split = budget - reserve;
+            let hot = split / 100 * cache_pct;
+            (budget, reserve, hot, split - hot)
         } else {
+            // No budget given: the block cache is the configured one, the rest follows.
             let rocks = self.block_cache_size.max(MIN_BUDGET);
             let hot = rocks.saturating_mul(cache_pct) / (100 - cache_pct);
-            (rocks.saturating_add(hot), hot)
+            let split = rocks.saturating_add(hot);
+            let reserve = reserve_for(split);
+            (split + reserve, reserve, hot, rocks)
         };
-        let block_cache = budget - hot_cache;
-        let memtables = (budget / 100 * self.maxmemory_memtable_percent.clamp(1, 50))
+        let split = budget - reserve;
+        let memtables = (split / 100 * self.maxmemory_memtable_percent.clamp(1, 50))
             .min(block_cache / 2)
             .max(1 << 20);
         let write_buffer = self.write_buffer_size.min(memtables / 2).max(64 * 1024);
         MemoryPlan {
             budget,
+            reserve,
             hot_cache,
             block_cache,
             memtables,
@@ -844,17 +862,21 @@ mod tests {
         // No maxmemory: RocksDB's share is the configured block cache.
         let p = c.memory_plan();
         assert_eq!(p.block_cache, 256 << 20);
-        assert_eq!(p.hot_cache + p.block_cache, p.budget);
+        assert_eq!(p.reserve + p.hot_cache + p.block_cache, p.budget);
         assert_eq!(p.hot_cache, (256u64 << 20) * 25 / 75);
         c.set("maxmemory", "64mb").unwrap();
         let p = c.memory_plan();
         assert_eq!(p.budget, 64 << 20);
-        assert_eq!(p.hot_cache + p.block_cache, 64 << 20);
-        assert_eq!(p.memtables, (64 << 20) / 100 * 25);
+        assert_eq!(p.reserve, 8 << 20);
+        assert_eq!(p.reserve + p.hot_cache + p.block_cache, 64 << 20);
+        assert_eq!(p.memtables, (56 << 20) / 100 * 25);
         assert!(p.write_buffer <= p.memtables / 2);
+        c.set("maxmemory", "4gb").unwrap();
+        assert_eq!(c.memory_plan().reserve, 32 << 20);
+        c.set("maxmemory", "64mb").unwrap();
         c.set("maxmemory-cache-percent", "0").unwrap();
         assert_eq!(c.memory_plan().hot_cache, 0);
-        assert_eq!(c.memory_plan().block_cache, 64 << 20);
+        assert_eq!(c.memory_plan().block_cache, 56 << 20);
         assert!(c.set("maxmemory-cache-percent", "91").is_err());
         assert!(c.set("maxmemory-memtable-percent", "0").is_err());
         c.set("maxmemory", "1mb").unwrap();

@@ -6,6 +6,18 @@ use basalt::config::Config;
 use clap::Parser;
 use std::path::PathBuf;
 
+/// jemalloc serves every allocation of the process, RocksDB's included: it returns freed
+/// memory to the OS (background purging) instead of keeping it in per-thread arenas, which is
+/// what keeps RSS near the memory budget.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: purge unused pages within a second, from a background thread.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[unsafe(export_name = "malloc_conf")]
+pub static MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
+
 /// A Redis-compatible server that keeps its data on disk in RocksDB.
 #[derive(Parser, Debug)]
 #[command(name = "basalt", version, about)]

@@ -39,10 +39,23 @@ use std::sync::Arc;
 /// of them is being written, so more stripes means fewer lost fills; 4,096 costs 64 KB.
 pub const STRIPES: usize = 4096;
 
-/// Bytes charged per entry on top of its key and value: the two heap allocations' headers and
-/// rounding, and the cache's table slot with its share of spare and ghost slots (measured in
-/// `entry_overhead_matches_the_allocator`, see docs/ARCHITECTURE.md).
+/// Bytes charged per entry on top of its key and value (each rounded up to the allocator's size
+/// class, see [`alloc_size`]): the cache's table slot (key and value pointers plus 21 bytes of
+/// bookkeeping) with its share of spare and ghost slots (x1.5, then a power of two), and slack.
 pub const ENTRY_OVERHEAD: u64 = 96;
+
+/// What an allocation of `n` bytes really takes: jemalloc's size classes (multiples of 16 up to
+/// 128, then four classes per doubling), so a 4,106-byte value is charged 5,120.
+pub fn alloc_size(n: usize) -> u64 {
+    let n = n.max(1) as u64;
+    if n <= 128 {
+        return n.div_ceil(16) * 16;
+    }
+    // n in (2^k, 2^(k+1)]: classes are multiples of 2^(k-2).
+    let k = 63 - (n - 1).leading_zeros() as u64;
+    let step = 1u64 << (k - 2);
+    n.div_ceil(step) * step
+}
 
 /// Values longer than this are not cached (a write removes the key instead): one big value would
 /// displace thousands of hot small ones, and its RocksDB read is dominated by the copy anyway.
@@ -91,7 +104,7 @@ struct ByteWeight;
 
 impl Weighter<CacheKey, Box<[u8]>> for ByteWeight {
     fn weight(&self, key: &CacheKey, val: &Box<[u8]>) -> u64 {
-        (key.0.len() + val.len()) as u64 + ENTRY_OVERHEAD
+        alloc_size(key.0.len()) + alloc_size(val.len()) + ENTRY_OVERHEAD
     }
 }
 
@@ -131,6 +144,8 @@ pub struct CacheStats {
     pub capacity: u64,
     /// Bytes charged (keys, values and [`ENTRY_OVERHEAD`] per entry).
     pub bytes: u64,
+    /// Bytes of the cache's own tables (already covered by the per-entry charge).
+    pub table_bytes: u64,
     pub entries: u64,
     pub hits: u64,
     pub misses: u64,
@@ -162,9 +177,9 @@ impl HotCache {
     /// A cache holding up to `capacity` bytes (0: disabled).
     pub fn new(capacity: u64) -> Self {
         let evictions = Arc::new(AtomicU64::new(0));
-        // The table is sized for small entries and grows if they are bigger; 1/256 of a byte
-        // budget keeps the initial table a small fraction of it.
-        let estimated = usize::try_from(capacity / 256).unwrap_or(usize::MAX).max(64);
+        // The table grows with the entries; starting it at one slot per KB of budget keeps it a
+        // small fraction of the budget when values are big.
+        let estimated = usize::try_from(capacity / 1024).unwrap_or(usize::MAX).max(64);
         let options = quick_cache::OptionsBuilder::new()
             .estimated_items_capacity(estimated)
             .weight_capacity(capacity.max(1))
@@ -290,6 +305,10 @@ impl HotCache {
                 0
             },
             bytes: self.inner.weight(),
+            table_bytes: {
+                let m = self.inner.memory_used();
+                (m.entries + m.map) as u64
+            },
             entries: self.inner.len() as u64,
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
@@ -308,6 +327,17 @@ impl HotCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(alloc_size(1), 16);
+        assert_eq!(alloc_size(17), 32);
+        assert_eq!(alloc_size(128), 128);
+        assert_eq!(alloc_size(129), 160);
+        assert_eq!(alloc_size(4096), 4096);
+        assert_eq!(alloc_size(4106), 5120);
+        assert_eq!(alloc_size(8193), 10240);
+    }
 
     #[test]
     fn write_through_and_removal() {

@@ -80,6 +80,10 @@ pub struct Store {
     plan: Mutex<MemoryPlan>,
     /// The hot-key cache in front of `meta`.
     pub cache: cache::HotCache,
+    /// Measurement switch (`BASALT_COLD_READS=block_in_place`): run the RocksDB read of a cache
+    /// miss under `block_in_place`. Measured slower than inline (docs/ARCHITECTURE.md, Execution
+    /// strategy); kept so the measurement can be repeated.
+    cold_reads_off_worker: bool,
     /// Keys removed by the active expiry cycle, for INFO.
     pub expired_keys: AtomicU64,
     /// Keys that blocked clients may now be served from.
@@ -279,6 +283,8 @@ impl Store {
             write_buffers,
             plan: Mutex::new(plan),
             cache: cache::HotCache::new(plan.hot_cache),
+            cold_reads_off_worker: std::env::var("BASALT_COLD_READS")
+                .is_ok_and(|v| v == "block_in_place"),
             expired_keys: AtomicU64::new(0),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
@@ -465,7 +471,11 @@ impl Store {
             return Ok(Some(Meta::decode(bytes)?));
         }
         let ticket = self.cache.ticket(phys, key);
-        let meta = self.read_meta(phys, key)?;
+        let meta = if self.cold_reads_off_worker {
+            cold_read(|| self.read_meta(phys, key))?
+        } else {
+            self.read_meta(phys, key)?
+        };
         if let Some(m) = &meta {
             self.cache.fill(ticket, phys, key, m.as_bytes());
         }
@@ -598,6 +608,17 @@ impl Store {
             .property_int_value_cf(self.cf(cf), name)
             .ok()
             .flatten()
+    }
+}
+
+/// Runs a read that may wait on the disk so the tokio worker's other tasks move to another
+/// thread meanwhile (outside a multi-threaded runtime it just runs).
+fn cold_read<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

@@ -115,8 +115,7 @@ fn reads_agree_with_a_model_under_concurrent_writes() {
 
     let mut threads = Vec::new();
     for w in 0..writers {
-        let (model, pending, stop, incrs) =
-            (model.clone(), pending.clone(), stop.clone(), incrs.clone());
+        let (model, pending, incrs) = (model.clone(), pending.clone(), incrs.clone());
         threads.push(std::thread::spawn(move || {
             let mut c = crate::harness::connect(port);
             let mut rng = StdRng::seed_from_u64(900 + w as u64);
@@ -258,9 +257,11 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let keys = ["a", "b", "c", "d", "h", "l", "s", "z", "n"];
     let k = |rng: &mut StdRng| keys[rng.random_range(0..keys.len())].to_string();
     let many = |rng: &mut StdRng| format!("k{}", rng.random_range(0..3000));
+    // Big enough that the tiny cache holds only a few hundred of them.
+    let big = |rng: &mut StdRng| format!("{}{}", "x".repeat(400), rng.random_range(0..100));
     let v = |rng: &mut StdRng| format!("v{}", rng.random_range(0..100));
     let s = |x: &str| x.to_string();
-    match rng.random_range(0..40) {
+    match rng.random_range(0..44) {
         0..=3 => vec![s("SET"), k(rng), v(rng)],
         4 => vec![s("SET"), k(rng), v(rng), s("NX")],
         5 => vec![s("SET"), k(rng), v(rng), s("EX"), s("1000")],
@@ -295,9 +296,9 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         },
         34 => vec![s("MSET"), k(rng), v(rng), k(rng), v(rng)],
         35 => vec![s("MGET"), k(rng), k(rng), k(rng)],
-        36 => vec![s("SET"), many(rng), v(rng)],
-        37 => vec![s("GET"), many(rng)],
-        38 => vec![s("GETEX"), k(rng), s("PERSIST")],
+        36..=39 => vec![s("SET"), many(rng), big(rng)],
+        40..=41 => vec![s("GET"), many(rng)],
+        42 => vec![s("GETEX"), k(rng), s("PERSIST")],
         _ => vec![s("SETRANGE"), k(rng), rng.random_range(0..8).to_string(), v(rng)],
     }
 }
@@ -432,12 +433,14 @@ fn config_set_maxmemory_resizes_the_parts() {
     let server = Server::start_with(&["--maxmemory", "64mb"]);
     let mut c = server.client();
     assert_eq!(info_field(&mut c, "memory", "maxmemory"), 64 << 20);
-    assert_eq!(info_field(&mut c, "memory", "hot_cache_capacity"), (64 << 20) / 100 * 25);
-    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "maxmemory", "128mb"]), Reply::ok());
-    assert_eq!(info_field(&mut c, "memory", "memory_budget"), 128 << 20);
+    // A tenth of the budget (at least 8 MB) is reserved; a quarter of the rest is the cache.
+    assert_eq!(info_field(&mut c, "memory", "hot_cache_capacity"), (56 << 20) / 100 * 25);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "maxmemory", "160mb"]), Reply::ok());
+    assert_eq!(info_field(&mut c, "memory", "memory_budget"), 160 << 20);
+    assert_eq!(info_field(&mut c, "memory", "memory_reserve"), 16 << 20);
     assert_eq!(
         info_field(&mut c, "memory", "rocksdb_block_cache_capacity"),
-        (128 << 20) - (128 << 20) / 100 * 25
+        (144 << 20) - (144 << 20) / 100 * 25
     );
     assert_eq!(
         cmd(&mut c, &["CONFIG", "SET", "maxmemory-cache-percent", "0"]),
@@ -460,6 +463,6 @@ fn config_set_maxmemory_resizes_the_parts() {
     ));
     assert_eq!(
         cmd(&mut c, &["CONFIG", "GET", "maxmemory"]),
-        Reply::Array(vec![Reply::bulk("maxmemory"), Reply::bulk((128u64 << 20).to_string())])
+        Reply::Array(vec![Reply::bulk("maxmemory"), Reply::bulk((160u64 << 20).to_string())])
     );
 }

@@ -242,6 +242,22 @@ fn key_of(i: u64) -> String {
     format!("key:{i:012}")
 }
 
+/// Random alphanumeric bytes from which values are cut: about as compressible as text, so the
+/// data on disk is the size written (a repeated byte would compress 200:1 and measure nothing).
+fn value_pool(size: usize, seed: u64) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
+    (0..size + 4096)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+        .collect()
+}
+
+/// The value written for key `i`: a window of the pool that differs from key to key.
+fn value_of(pool: &[u8], size: usize, i: u64) -> &[u8] {
+    let at = (i.wrapping_mul(2_654_435_761) % 4096) as usize;
+    &pool[at..at + size]
+}
+
 fn push_bulk(out: &mut Vec<u8>, b: &[u8]) {
     let _ = write!(out, "${}\r\n", b.len());
     out.extend_from_slice(b);
@@ -332,7 +348,7 @@ fn proc_kb(pid: u32, field: &str) -> Option<u64> {
 /// Fills key:0..n-1 with SETs, 128 to a pipeline, over the configured connections.
 async fn load(o: &Opts) -> std::io::Result<()> {
     let start = Instant::now();
-    let value = vec![b'v'; o.value_size];
+    let value = value_pool(o.value_size, o.seed);
     let per = o.keys.div_ceil(o.connections as u64);
     let mut tasks = Vec::new();
     for c in 0..o.connections as u64 {
@@ -351,7 +367,7 @@ async fn load(o: &Opts) -> std::io::Result<()> {
                 out.clear();
                 let end = (i + 128).min(hi);
                 for k in i..end {
-                    push_set(&mut out, key_of(k).as_bytes(), &value);
+                    push_set(&mut out, key_of(k).as_bytes(), value_of(&value, o.value_size, k));
                 }
                 conn.write_all(&out).await?;
                 read_replies(&mut conn, &mut rd, (end - i) as usize).await?;
@@ -423,7 +439,7 @@ async fn worker(
     let mut conn = TcpStream::connect((o.host.as_str(), o.port)).await?;
     conn.set_nodelay(true)?;
     let mut rng = SmallRng::seed_from_u64(o.seed.wrapping_mul(1_000_003).wrapping_add(id));
-    let value = vec![b'v'; o.value_size];
+    let value = value_pool(o.value_size, o.seed);
     let mut out = Vec::new();
     let mut rd = Vec::new();
     let mut hot_flags = Vec::with_capacity(o.pipeline);
@@ -455,7 +471,7 @@ async fn worker(
             if get {
                 push_get(&mut out, key.as_bytes());
             } else {
-                push_set(&mut out, key.as_bytes(), &value);
+                push_set(&mut out, key.as_bytes(), value_of(&value, o.value_size, k));
             }
             hot_flags.push(hot);
         }
