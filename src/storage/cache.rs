@@ -157,6 +157,8 @@ pub struct CacheStats {
 pub struct HotCache {
     inner: Inner,
     enabled: AtomicBool,
+    /// The capacity asked for (the inner cache rounds it up to a multiple of its shards).
+    capacity: AtomicU64,
     stripes: Box<[Stripe]>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -194,6 +196,7 @@ impl HotCache {
         Self {
             inner,
             enabled: AtomicBool::new(capacity > 0),
+            capacity: AtomicU64::new(capacity),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -210,6 +213,7 @@ impl HotCache {
     /// the cache and drops everything.
     pub fn set_capacity(&self, capacity: u64) {
         self.enabled.store(capacity > 0, Ordering::Relaxed);
+        self.capacity.store(capacity, Ordering::Relaxed);
         self.inner.set_capacity(capacity.max(1));
         if capacity == 0 {
             self.inner.clear();
@@ -299,11 +303,7 @@ impl HotCache {
     /// Counters and occupancy.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            capacity: if self.is_enabled() {
-                self.inner.capacity()
-            } else {
-                0
-            },
+            capacity: self.capacity.load(Ordering::Relaxed),
             bytes: self.inner.weight(),
             table_bytes: {
                 let m = self.inner.memory_used();
