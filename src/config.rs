@@ -765,9 +765,7 @@ impl Config {
             }
         }
         for param in PARAMS {
-            if !written.contains(param.name)
-                && !matches!(param.name, "save" | "appendonly")
-            {
+            if !written.contains(param.name) && !matches!(param.name, "save" | "appendonly") {
                 self.rewrite_line(&mut out, param);
             }
         }

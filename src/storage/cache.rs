@@ -120,7 +120,8 @@ impl Lifecycle<CacheKey, Box<[u8]>> for CountEvictions {
     }
 }
 
-type Inner = Cache<CacheKey, Box<[u8]>, ByteWeight, quick_cache::DefaultHashBuilder, CountEvictions>;
+type Inner =
+    Cache<CacheKey, Box<[u8]>, ByteWeight, quick_cache::DefaultHashBuilder, CountEvictions>;
 
 /// Per-stripe write state; see the module documentation.
 #[derive(Default)]
@@ -181,7 +182,9 @@ impl HotCache {
         let evictions = Arc::new(AtomicU64::new(0));
         // The table grows with the entries; starting it at one slot per KB of budget keeps it a
         // small fraction of the budget when values are big.
-        let estimated = usize::try_from(capacity / 1024).unwrap_or(usize::MAX).max(64);
+        let estimated = usize::try_from(capacity / 1024)
+            .unwrap_or(usize::MAX)
+            .max(64);
         let options = quick_cache::OptionsBuilder::new()
             .estimated_items_capacity(estimated)
             .weight_capacity(capacity.max(1))

@@ -131,13 +131,23 @@ pub struct Db<'a> {
 fn cf_options(cfg: &Config, plan: &MemoryPlan, cache: &Cache, bloom: bool) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
+    // Index and filter blocks live in the block cache (so the budget bounds them too), split into
+    // 4 KB partitions under a small pinned top level: a point read that misses the cache loads
+    // one partition, not a whole file's index (measured: with monolithic index blocks, a uniform
+    // GET load at 10x the budget spent a third of its time re-reading evicted indexes).
     table.set_cache_index_and_filter_blocks(true);
+    table.set_cache_index_and_filter_blocks_with_high_priority(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_partition_filters(bloom);
+    table.set_metadata_block_size(4096);
+    table.set_pin_top_level_index_and_filter(true);
     table.set_block_size(16 * 1024);
     table.set_format_version(6);
     if bloom {
         table.set_bloom_filter(10.0, false);
         table.set_whole_key_filtering(true);
+        table.set_optimize_filters_for_memory(true);
     }
     let mut o = Options::default();
     o.set_block_based_table_factory(&table);
@@ -810,8 +820,8 @@ impl<'a> Batch<'a> {
         }
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
-        let cached = (store.cache.is_enabled() && value.len() <= cache::MAX_VALUE)
-            .then(|| value.to_vec());
+        let cached =
+            (store.cache.is_enabled() && value.len() <= cache::MAX_VALUE).then(|| value.to_vec());
         self.cached.push((phys, key.to_vec(), cached));
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
             .iter()

@@ -40,7 +40,13 @@ fn info_field(conn: &mut redis::Connection, section: &str, field: &str) -> u64 {
         other => panic!("INFO replied {other}"),
     };
     text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .strip_prefix(':')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("INFO {section} has no {field}:\n{text}"))
 }
 
@@ -248,8 +254,13 @@ fn reads_agree_with_a_model_under_concurrent_writes() {
         assert_eq!(got, last, "final value of {}", key(k));
     }
     assert!(info_field(&mut c, "stats", "hot_cache_hits") > 0);
-    assert!(reads > 100 && writes > 100, "too little traffic: {reads} reads, {writes} writes");
-    notice(&format!("cache model: {writes} writes, {reads} checked reads"));
+    assert!(
+        reads > 100 && writes > 100,
+        "too little traffic: {reads} reads, {writes} writes"
+    );
+    notice(&format!(
+        "cache model: {writes} writes, {reads} checked reads"
+    ));
 }
 
 /// One random command for the differential stream.
@@ -282,7 +293,12 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         23 => vec![s("SADD"), s("s"), v(rng)],
         24 => vec![s("SREM"), s("s"), v(rng)],
         25 => vec![s("SCARD"), s("s")],
-        26 => vec![s("ZADD"), s("z"), rng.random_range(0..50).to_string(), v(rng)],
+        26 => vec![
+            s("ZADD"),
+            s("z"),
+            rng.random_range(0..50).to_string(),
+            v(rng),
+        ],
         27 => vec![s("ZCARD"), s("z")],
         28 => vec![s("TYPE"), k(rng)],
         29 => vec![s("EXISTS"), k(rng), k(rng)],
@@ -299,7 +315,12 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         36..=39 => vec![s("SET"), many(rng), big(rng)],
         40..=41 => vec![s("GET"), many(rng)],
         42 => vec![s("GETEX"), k(rng), s("PERSIST")],
-        _ => vec![s("SETRANGE"), k(rng), rng.random_range(0..8).to_string(), v(rng)],
+        _ => vec![
+            s("SETRANGE"),
+            k(rng),
+            rng.random_range(0..8).to_string(),
+            v(rng),
+        ],
     }
 }
 
@@ -368,13 +389,22 @@ fn cache_on_and_off_give_identical_replies() {
     );
     let mut off = servers[0].client();
     assert_eq!(info_field(&mut off, "memory", "hot_cache_entries"), 0);
-    notice(&format!("cache differential: {total} commands on 3 servers"));
+    notice(&format!(
+        "cache differential: {total} commands on 3 servers"
+    ));
 }
 
 fn rss_of(pid: u32, field: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse::<u64>().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap()
         * 1024
 }
@@ -439,8 +469,14 @@ fn config_set_maxmemory_resizes_the_parts() {
     let mut c = server.client();
     assert_eq!(info_field(&mut c, "memory", "maxmemory"), 64 << 20);
     // A tenth of the budget (at least 8 MB) is reserved; a quarter of the rest is the cache.
-    assert_eq!(info_field(&mut c, "memory", "hot_cache_capacity"), (56 << 20) / 100 * 25);
-    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "maxmemory", "160mb"]), Reply::ok());
+    assert_eq!(
+        info_field(&mut c, "memory", "hot_cache_capacity"),
+        (56 << 20) / 100 * 25
+    );
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "SET", "maxmemory", "160mb"]),
+        Reply::ok()
+    );
     assert_eq!(info_field(&mut c, "memory", "memory_budget"), 160 << 20);
     assert_eq!(info_field(&mut c, "memory", "memory_reserve"), 16 << 20);
     assert_eq!(
@@ -468,6 +504,9 @@ fn config_set_maxmemory_resizes_the_parts() {
     ));
     assert_eq!(
         cmd(&mut c, &["CONFIG", "GET", "maxmemory"]),
-        Reply::Array(vec![Reply::bulk("maxmemory"), Reply::bulk((160u64 << 20).to_string())])
+        Reply::Array(vec![
+            Reply::bulk("maxmemory"),
+            Reply::bulk((160u64 << 20).to_string())
+        ])
     );
 }

@@ -29,7 +29,10 @@ enum Dist {
     /// Zipf with exponent s over ranks 1..=n.
     Zipf(f64),
     /// `frac` of the requests go to the first `hot` share of the keys.
-    HotCold { frac: f64, hot: f64 },
+    HotCold {
+        frac: f64,
+        hot: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -227,7 +230,10 @@ impl Chooser {
                 }
             }
         };
-        (((rank as u128 * self.mult as u128) % self.n as u128) as u64, hot)
+        (
+            ((rank as u128 * self.mult as u128) % self.n as u128) as u64,
+            hot,
+        )
     }
 }
 
@@ -242,20 +248,14 @@ fn key_of(i: u64) -> String {
     format!("key:{i:012}")
 }
 
-/// Random alphanumeric bytes from which values are cut: about as compressible as text, so the
-/// data on disk is the size written (a repeated byte would compress 200:1 and measure nothing).
-fn value_pool(size: usize, seed: u64) -> Vec<u8> {
+/// Fills `out` with the value of key `i`: random alphanumerics drawn from a generator seeded by
+/// the key, so values do not repeat across keys and compress about as well as random text (a
+/// repeated byte would compress 200:1 and the dataset would not outgrow anything).
+fn value_of(out: &mut Vec<u8>, size: usize, i: u64) {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
-    (0..size + 4096)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
-        .collect()
-}
-
-/// The value written for key `i`: a window of the pool that differs from key to key.
-fn value_of(pool: &[u8], size: usize, i: u64) -> &[u8] {
-    let at = (i.wrapping_mul(2_654_435_761) % 4096) as usize;
-    &pool[at..at + size]
+    let mut rng = SmallRng::seed_from_u64(i ^ 0x5eed_5eed);
+    out.clear();
+    out.extend((0..size).map(|_| ALPHABET[(rng.random::<u32>() % 62) as usize]));
 }
 
 fn push_bulk(out: &mut Vec<u8>, b: &[u8]) {
@@ -348,7 +348,6 @@ fn proc_kb(pid: u32, field: &str) -> Option<u64> {
 /// Fills key:0..n-1 with SETs, 128 to a pipeline, over the configured connections.
 async fn load(o: &Opts) -> std::io::Result<()> {
     let start = Instant::now();
-    let value = value_pool(o.value_size, o.seed);
     let per = o.keys.div_ceil(o.connections as u64);
     let mut tasks = Vec::new();
     for c in 0..o.connections as u64 {
@@ -356,18 +355,20 @@ async fn load(o: &Opts) -> std::io::Result<()> {
         if lo >= hi {
             break;
         }
-        let (o, value) = (o.clone(), value.clone());
+        let o = o.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = TcpStream::connect((o.host.as_str(), o.port)).await?;
             conn.set_nodelay(true)?;
             let mut out = Vec::new();
             let mut rd = Vec::new();
+            let mut value = Vec::new();
             let mut i = lo;
             while i < hi {
                 out.clear();
                 let end = (i + 128).min(hi);
                 for k in i..end {
-                    push_set(&mut out, key_of(k).as_bytes(), value_of(&value, o.value_size, k));
+                    value_of(&mut value, o.value_size, k);
+                    push_set(&mut out, key_of(k).as_bytes(), &value);
                 }
                 conn.write_all(&out).await?;
                 read_replies(&mut conn, &mut rd, (end - i) as usize).await?;
@@ -439,7 +440,7 @@ async fn worker(
     let mut conn = TcpStream::connect((o.host.as_str(), o.port)).await?;
     conn.set_nodelay(true)?;
     let mut rng = SmallRng::seed_from_u64(o.seed.wrapping_mul(1_000_003).wrapping_add(id));
-    let value = value_pool(o.value_size, o.seed);
+    let mut value = Vec::new();
     let mut out = Vec::new();
     let mut rd = Vec::new();
     let mut hot_flags = Vec::with_capacity(o.pipeline);
@@ -452,7 +453,9 @@ async fn worker(
         if deadline.is_none() && is_measuring {
             let take = o.pipeline as u64;
             if budget
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(take))
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    b.checked_sub(take)
+                })
                 .is_err()
             {
                 break;
@@ -471,7 +474,8 @@ async fn worker(
             if get {
                 push_get(&mut out, key.as_bytes());
             } else {
-                push_set(&mut out, key.as_bytes(), value_of(&value, o.value_size, k));
+                value_of(&mut value, o.value_size, k);
+                push_set(&mut out, key.as_bytes(), &value);
             }
             hot_flags.push(hot);
         }
@@ -677,7 +681,13 @@ mod tests {
             seen.insert(k);
         }
         assert_eq!(seen.len(), 1000);
-        let c = Chooser::new(1000, Dist::HotCold { frac: 0.9, hot: 0.01 });
+        let c = Chooser::new(
+            1000,
+            Dist::HotCold {
+                frac: 0.9,
+                hot: 0.01,
+            },
+        );
         let (mut hot, mut keys) = (0, std::collections::HashSet::new());
         for _ in 0..10_000 {
             let (k, h) = c.pick(&mut rng);

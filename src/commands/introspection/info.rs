@@ -599,7 +599,8 @@ mod tests {
 
     #[test]
     fn stall_text_parsing() {
-        let text = "Write Stall (count): cf-l0-file-count-limit-delays-with-ongoing-compaction: 0, \
+        let text =
+            "Write Stall (count): cf-l0-file-count-limit-delays-with-ongoing-compaction: 0, \
                     memtable-limit-delays: 3, total-delays: 3\ninterval: 3 total count\n";
         assert_eq!(
             parse_stall_map(text),
