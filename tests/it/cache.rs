@@ -329,7 +329,7 @@ fn cache_on_and_off_give_identical_replies() {
     let servers = [
         Server::start_with(&["--maxmemory-cache-percent", "0"]),
         Server::start(),
-        // 1% of the smallest budget: ~160 KB, far less than the 3,000-key working set.
+        // 1% of the smallest budget's share: ~80 KB, far less than the 3,000-key working set.
         Server::start_with(&["--maxmemory", "16mb", "--maxmemory-cache-percent", "1"]),
     ];
     let seeds: Vec<u64> = std::env::var("BASALT_DIFF_SEEDS")
@@ -392,7 +392,10 @@ fn cache_on_and_off_give_identical_replies() {
     for i in 0..600 {
         let key = format!("fill{i}");
         let replies: Vec<Reply> = conns.iter_mut().map(|c| cmd(c, &["GET", &key])).collect();
-        assert!(replies.iter().all(|r| r == &replies[0]), "GET {key}: {replies:?}");
+        assert!(
+            replies.iter().all(|r| r == &replies[0]),
+            "GET {key}: {replies:?}"
+        );
         assert_eq!(replies[0], Reply::bulk(format!("{}{i}", "y".repeat(400))));
     }
     let mut tiny = servers[2].client();
@@ -483,20 +486,20 @@ fn config_set_maxmemory_resizes_the_parts() {
     let server = Server::start_with(&["--maxmemory", "64mb"]);
     let mut c = server.client();
     assert_eq!(info_field(&mut c, "memory", "maxmemory"), 64 << 20);
-    // A tenth of the budget (at least 8 MB) is reserved; a quarter of the rest is the cache.
+    // A fifth of the budget (at least 16 MB) is reserved; a quarter of the rest is the cache.
     assert_eq!(
         info_field(&mut c, "memory", "hot_cache_capacity"),
-        (56 << 20) / 100 * 25
+        (48 << 20) / 100 * 25
     );
     assert_eq!(
         cmd(&mut c, &["CONFIG", "SET", "maxmemory", "160mb"]),
         Reply::ok()
     );
     assert_eq!(info_field(&mut c, "memory", "memory_budget"), 160 << 20);
-    assert_eq!(info_field(&mut c, "memory", "memory_reserve"), 16 << 20);
+    assert_eq!(info_field(&mut c, "memory", "memory_reserve"), 32 << 20);
     assert_eq!(
         info_field(&mut c, "memory", "rocksdb_block_cache_capacity"),
-        (144 << 20) - (144 << 20) / 100 * 25
+        (128 << 20) - (128 << 20) / 100 * 25
     );
     assert_eq!(
         cmd(&mut c, &["CONFIG", "SET", "maxmemory-cache-percent", "0"]),
