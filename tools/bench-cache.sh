@@ -130,24 +130,24 @@ for _ in $(seq 1 600); do
 done
 
 run "GET all-hot ($HOT_KEYS keys)" --keys "$HOT_KEYS" --dist uniform
-HOT_RPS=$R_rps; HOT_LINE="| all-hot ($HOT_KEYS keys) | $R_rps | 1.00 | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio |"
+HOT_RPS=$R_rps; HOT_LINE="| all-hot ($HOT_KEYS keys) | $R_rps | 1.00 | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio | $(mb "$R_rss_run_peak") |"
 run "GET uniform over $KEYS keys" --keys "$KEYS" --dist uniform
-UNI_LINE="| uniform | $R_rps | $(ratio "$R_rps" "$HOT_RPS") | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio |"
+UNI_LINE="| uniform | $R_rps | $(ratio "$R_rps" "$HOT_RPS") | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio | $(mb "$R_rss_run_peak") |"
 run "GET zipf(0.99) over $KEYS keys" --keys "$KEYS" --dist zipf:0.99
-ZIPF_LINE="| Zipf(0.99) | $R_rps | $(ratio "$R_rps" "$HOT_RPS") | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio |"
+ZIPF_LINE="| Zipf(0.99) | $R_rps | $(ratio "$R_rps" "$HOT_RPS") | $R_p50_us | $R_p99_us | $R_p999_us | $R_hit_ratio | $(mb "$R_rss_run_peak") |"
 RSS=$(grep VmHWM "/proc/$PID/status" | awk '{ print $2 * 1024 }')
 BUDGET=$(( BUDGET_MB << 20 ))
 stop_basalt
 
 echo "### Dataset ${FACTOR}x the budget (maxmemory ${BUDGET_MB}mb, $(( KEYS * VALUE >> 20 )) MB of ${VALUE}-byte values, $C connections, GET)"
 echo
-echo "| key choice | req/s | vs all-hot | p50 us | p99 us | p99.9 us | cache hit ratio |"
-echo "|---|---|---|---|---|---|---|"
+echo "| key choice | req/s | vs all-hot | p50 us | p99 us | p99.9 us | cache hit ratio | RSS during run, MB |"
+echo "|---|---|---|---|---|---|---|---|"
 echo "$HOT_LINE"
 echo "$UNI_LINE"
 echo "$ZIPF_LINE"
 echo
-echo "Peak RSS (VmHWM, loading included): $(mb "$RSS") MB for a $BUDGET_MB MB budget ($(ratio "$RSS" "$BUDGET")x)."
+echo "Peak RSS (VmHWM over the server's life, loading included): $(mb "$RSS") MB for a $BUDGET_MB MB budget ($(ratio "$RSS" "$BUDGET")x)."
 echo
 
 if [ "${BENCH_SKIP_STRATEGY:-0}" != 1 ]; then
