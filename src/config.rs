@@ -205,6 +205,9 @@ pub struct Config {
     /// Read SST files with O_DIRECT, bypassing the OS page cache (so the budget bounds the
     /// memory that serves reads, and a benchmark measures the disk, not the page cache).
     pub direct_reads: bool,
+    /// Uncompressed size of an SST data block: what a point read that misses the block cache
+    /// reads and decompresses.
+    pub block_size: u64,
     pub compression: Compression,
     pub max_background_jobs: u32,
     /// Commands at least this many microseconds long go into the slow log; -1 disables it.
@@ -247,6 +250,7 @@ impl Default for Config {
             maxmemory_cache_percent: 25,
             maxmemory_memtable_percent: 25,
             direct_reads: false,
+            block_size: 16 * 1024,
             compression: Compression::Lz4,
             max_background_jobs: 2,
             slowlog_log_slower_than: 10_000,
@@ -300,6 +304,7 @@ pub const PARAMS: &[Param] = &[
     p("rocksdb-compression", false),
     p("rocksdb-max-background-jobs", false),
     p("rocksdb-direct-reads", false),
+    p("rocksdb-block-size", false),
     p("maxmemory", true),
     p("maxmemory-cache-percent", true),
     p("maxmemory-memtable-percent", true),
@@ -583,6 +588,7 @@ impl Config {
             "maxmemory-cache-percent" => self.maxmemory_cache_percent.to_string(),
             "maxmemory-memtable-percent" => self.maxmemory_memtable_percent.to_string(),
             "rocksdb-direct-reads" => yes_no(self.direct_reads),
+            "rocksdb-block-size" => self.block_size.to_string(),
             _ => return None,
         })
     }
@@ -688,6 +694,13 @@ impl Config {
             "maxmemory-cache-percent" => self.maxmemory_cache_percent = bounded(value, 0, 90)?,
             "maxmemory-memtable-percent" => {
                 self.maxmemory_memtable_percent = bounded(value, 1, 50)?
+            }
+            "rocksdb-block-size" => {
+                let v = mem(value)?;
+                if !(1024..=1 << 20).contains(&v) {
+                    return Err("argument must be a memory value between 1kb and 1mb".into());
+                }
+                self.block_size = v;
             }
             "rocksdb-direct-reads" => {
                 self.direct_reads =

@@ -92,6 +92,9 @@ struct Cli {
     /// yes or no: read SST files with O_DIRECT, bypassing the OS page cache.
     #[arg(long = "rocksdb-direct-reads")]
     direct_reads: Option<String>,
+    /// Uncompressed size of an SST data block (e.g. 4kb).
+    #[arg(long = "rocksdb-block-size")]
+    block_size: Option<String>,
 }
 
 impl Cli {
@@ -140,6 +143,7 @@ impl Cli {
             self.maxmemory_memtable_percent.clone(),
         );
         add("rocksdb-direct-reads", self.direct_reads.clone());
+        add("rocksdb-block-size", self.block_size.clone());
         v
     }
 }

@@ -142,7 +142,7 @@ fn cf_options(cfg: &Config, plan: &MemoryPlan, cache: &Cache, bloom: bool) -> Op
     table.set_partition_filters(bloom);
     table.set_metadata_block_size(4096);
     table.set_pin_top_level_index_and_filter(true);
-    table.set_block_size(16 * 1024);
+    table.set_block_size(cfg.block_size as usize);
     table.set_format_version(6);
     if bloom {
         table.set_bloom_filter(10.0, false);
