@@ -266,6 +266,7 @@ fn info_memory(cx: &Context<'_>) -> Fields {
             "rocksdb_memtables",
             rocks_sum(cx, "rocksdb.cur-size-all-mem-tables"),
         ),
+        f("rocksdb_memtables_charged", store.memtable_usage()),
         f("rocksdb_memtable_limit", plan.memtables),
         f(
             "rocksdb_table_readers",
