@@ -6,6 +6,18 @@ use basalt::config::Config;
 use clap::Parser;
 use std::path::PathBuf;
 
+/// jemalloc serves every allocation of the process, RocksDB's included: it returns freed
+/// memory to the OS (background purging) instead of keeping it in per-thread arenas, which is
+/// what keeps RSS near the memory budget.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: purge unused pages within a second, from a background thread.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[unsafe(export_name = "malloc_conf")]
+pub static MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
+
 /// A Redis-compatible server that keeps its data on disk in RocksDB.
 #[derive(Parser, Debug)]
 #[command(name = "basalt", version, about)]
@@ -67,6 +79,22 @@ struct Cli {
     /// Keyspace notification classes, as Redis's flag letters (e.g. KEA); empty disables.
     #[arg(long = "notify-keyspace-events")]
     notify_keyspace_events: Option<String>,
+    /// Memory budget (e.g. 1gb), divided between the hot-key cache, the block cache and the
+    /// memtables; 0 derives it from --rocksdb-block-cache-size.
+    #[arg(long)]
+    maxmemory: Option<String>,
+    /// Percent of the budget for the hot-key cache (0-90, 0 disables it).
+    #[arg(long = "maxmemory-cache-percent")]
+    maxmemory_cache_percent: Option<String>,
+    /// Percent of the budget the memtables may use (1-50).
+    #[arg(long = "maxmemory-memtable-percent")]
+    maxmemory_memtable_percent: Option<String>,
+    /// yes or no: read SST files with O_DIRECT, bypassing the OS page cache.
+    #[arg(long = "rocksdb-direct-reads")]
+    direct_reads: Option<String>,
+    /// Uncompressed size of an SST data block (e.g. 4kb).
+    #[arg(long = "rocksdb-block-size")]
+    block_size: Option<String>,
 }
 
 impl Cli {
@@ -105,6 +133,17 @@ impl Cli {
             "notify-keyspace-events",
             self.notify_keyspace_events.clone(),
         );
+        add("maxmemory", self.maxmemory.clone());
+        add(
+            "maxmemory-cache-percent",
+            self.maxmemory_cache_percent.clone(),
+        );
+        add(
+            "maxmemory-memtable-percent",
+            self.maxmemory_memtable_percent.clone(),
+        );
+        add("rocksdb-direct-reads", self.direct_reads.clone());
+        add("rocksdb-block-size", self.block_size.clone());
         v
     }
 }

@@ -132,6 +132,9 @@ impl Shared {
         drop(last);
         self.acl_changed();
         self.store.wal().set_mode(cfg.fsync);
+        if let Err(e) = self.store.set_memory_plan(cfg.memory_plan()) {
+            tracing::warn!(error = %e, "applying the new memory budget to RocksDB failed");
+        }
         self.ops.config_changed(&cfg);
         self.notify_flags
             .store(cfg.notify_keyspace_events, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! write batches with exact key counts and the expiry index, per-key locks, database mapping for
 //! SWAPDB, version allocation for collections, and the active expiry cycle.
 
+pub mod cache;
 pub mod created;
 pub mod encoding;
 pub mod filters;
@@ -16,14 +17,14 @@ pub mod written;
 
 pub use encoding::{Meta, ValueType};
 
-use crate::config::{Compression, Config};
+use crate::config::{Compression, Config, MemoryPlan};
 use encoding::{expire_key, meta_key, parse_expire_key, CF_DATA, CF_EXPIRE, CF_META, CF_ZSCORE};
 use filters::{DbSlot, StaleSubkeyFilterFactory};
 use locks::{KeyGuard, KeyLocks};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
-    WriteBatch, WriteOptions, DB,
+    WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
@@ -73,6 +74,16 @@ pub struct Store {
     next_version: AtomicU64,
     version_hwm: Mutex<u64>,
     block_cache: Cache,
+    /// Charges every memtable to `block_cache` and flushes when they reach the plan's limit.
+    write_buffers: WriteBufferManager,
+    /// The memory split in force (changed by CONFIG SET maxmemory).
+    plan: Mutex<MemoryPlan>,
+    /// The hot-key cache in front of `meta`.
+    pub cache: cache::HotCache,
+    /// Measurement switch (`BASALT_COLD_READS=block_in_place`): run the RocksDB read of a cache
+    /// miss under `block_in_place`. Measured slower than inline (docs/ARCHITECTURE.md, Execution
+    /// strategy); kept so the measurement can be repeated.
+    cold_reads_off_worker: bool,
     /// Keys removed by the active expiry cycle, for INFO.
     pub expired_keys: AtomicU64,
     /// Keys that blocked clients may now be served from.
@@ -117,20 +128,30 @@ pub struct Db<'a> {
     pub phys: u8,
 }
 
-fn cf_options(cfg: &Config, cache: &Cache, bloom: bool) -> Options {
+fn cf_options(cfg: &Config, plan: &MemoryPlan, cache: &Cache, bloom: bool) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
+    // Index and filter blocks live in the block cache (so the budget bounds them too), split into
+    // 4 KB partitions under a small pinned top level: a point read that misses the cache loads
+    // one partition, not a whole file's index (measured: with monolithic index blocks, a uniform
+    // GET load at 10x the budget spent a third of its time re-reading evicted indexes).
     table.set_cache_index_and_filter_blocks(true);
+    table.set_cache_index_and_filter_blocks_with_high_priority(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    table.set_block_size(16 * 1024);
+    table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_partition_filters(bloom);
+    table.set_metadata_block_size(4096);
+    table.set_pin_top_level_index_and_filter(true);
+    table.set_block_size(cfg.block_size as usize);
     table.set_format_version(6);
     if bloom {
         table.set_bloom_filter(10.0, false);
         table.set_whole_key_filtering(true);
+        table.set_optimize_filters_for_memory(true);
     }
     let mut o = Options::default();
     o.set_block_based_table_factory(&table);
-    o.set_write_buffer_size(cfg.write_buffer_size as usize);
+    o.set_write_buffer_size(plan.write_buffer as usize);
     o.set_level_compaction_dynamic_level_bytes(true);
     let c = match cfg.compression {
         Compression::None => DBCompressionType::None,
@@ -188,7 +209,15 @@ impl Store {
     pub fn open(cfg: &Config) -> Result<Arc<Store>> {
         let path = cfg.dir.join("db");
         std::fs::create_dir_all(&path)?;
-        let cache = Cache::new_lru_cache(cfg.block_cache_size as usize);
+        let plan = cfg.memory_plan();
+        let cache = Cache::new_lru_cache(plan.block_cache as usize);
+        // Memtables are charged to the block cache, so its capacity bounds both; writers are
+        // not stalled at the limit (the flush it triggers frees the memory soon enough).
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            plan.memtables as usize,
+            false,
+            cache.clone(),
+        );
         let slot: DbSlot = Arc::new(OnceLock::new());
 
         let mut opts = Options::default();
@@ -196,23 +225,25 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(cfg.max_background_jobs as i32);
         opts.set_bytes_per_sync(1 << 20);
-        opts.set_max_total_wal_size(4 * cfg.write_buffer_size);
+        opts.set_max_total_wal_size(4 * plan.write_buffer.max(16 << 20));
+        opts.set_write_buffer_manager(&write_buffers);
+        opts.set_use_direct_reads(cfg.direct_reads);
         opts.set_keep_log_file_num(4);
         opts.set_merge_operator_associative(COUNTER_MERGE, add_i64_merge);
 
-        let meta = cf_options(cfg, &cache, true);
-        let mut data = cf_options(cfg, &cache, true);
+        let meta = cf_options(cfg, &plan, &cache, true);
+        let mut data = cf_options(cfg, &plan, &cache, true);
         data.set_compaction_filter_factory(StaleSubkeyFilterFactory {
             db: slot.clone(),
             name: c"basalt.stale_subkeys.data",
         });
-        let mut zscore = cf_options(cfg, &cache, false);
+        let mut zscore = cf_options(cfg, &plan, &cache, false);
         zscore.set_compaction_filter_factory(StaleSubkeyFilterFactory {
             db: slot.clone(),
             name: c"basalt.stale_subkeys.zscore",
         });
-        let expire = cf_options(cfg, &cache, false);
-        let mut default = cf_options(cfg, &cache, false);
+        let expire = cf_options(cfg, &plan, &cache, false);
+        let mut default = cf_options(cfg, &plan, &cache, false);
         default.set_merge_operator_associative(COUNTER_MERGE, add_i64_merge);
         let cfs = vec![
             ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, default),
@@ -259,6 +290,11 @@ impl Store {
             next_version: AtomicU64::new(hwm),
             version_hwm: Mutex::new(hwm),
             block_cache: cache,
+            write_buffers,
+            plan: Mutex::new(plan),
+            cache: cache::HotCache::new(plan.hot_cache),
+            cold_reads_off_worker: std::env::var("BASALT_COLD_READS")
+                .is_ok_and(|v| v == "block_in_place"),
             expired_keys: AtomicU64::new(0),
             ready: ready::ReadyKeys::default(),
             watches: watch::Watches::default(),
@@ -291,9 +327,53 @@ impl Store {
         &self.locks
     }
 
-    /// Bytes in use in the shared block cache.
+    /// Bytes in use in the shared block cache (memtables' reservations included).
     pub fn block_cache_usage(&self) -> usize {
         self.block_cache.get_usage()
+    }
+
+    /// Bytes of the block cache held by entries in use (pinned blocks, memtable reservations).
+    pub fn block_cache_pinned(&self) -> usize {
+        self.block_cache.get_pinned_usage()
+    }
+
+    /// Bytes the write-buffer manager counts for all memtables.
+    pub fn memtable_usage(&self) -> usize {
+        self.write_buffers.get_usage()
+    }
+
+    /// The memory split in force.
+    pub fn memory_plan(&self) -> MemoryPlan {
+        *self.plan.lock()
+    }
+
+    /// Applies a new memory split at runtime (CONFIG SET maxmemory and its percentages): the
+    /// hot-key cache and the block cache are resized (evicting down to the new capacity), and
+    /// the memtable limit and per-column-family memtable size change for the next memtables.
+    pub fn set_memory_plan(&self, plan: MemoryPlan) -> Result<()> {
+        let mut cur = self.plan.lock();
+        if *cur == plan {
+            return Ok(());
+        }
+        self.cache.set_capacity(plan.hot_cache);
+        let mut bc = self.block_cache.clone();
+        bc.set_capacity(plan.block_cache as usize);
+        self.write_buffers.set_buffer_size(plan.memtables as usize);
+        if plan.write_buffer != cur.write_buffer {
+            let size = plan.write_buffer.to_string();
+            for name in [
+                rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+                CF_META,
+                CF_DATA,
+                CF_ZSCORE,
+                CF_EXPIRE,
+            ] {
+                self.db
+                    .set_options_cf(self.cf(name), &[("write_buffer_size", &size)])?;
+            }
+        }
+        *cur = plan;
+        Ok(())
     }
 
     pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
@@ -367,6 +447,7 @@ impl Store {
             touched: Vec::new(),
             created: Vec::new(),
             expired: Vec::new(),
+            cached: Vec::new(),
         }
     }
 
@@ -390,8 +471,29 @@ impl Store {
         self.expires[phys as usize].load(Ordering::Relaxed).max(0) as u64
     }
 
-    /// Reads and validates the metadata of a key, expired or not.
+    /// Reads and validates the metadata of a key, expired or not: from the hot-key cache, or
+    /// from RocksDB, filling the cache with what was read (see [`cache`] for why that is safe).
     pub fn get_meta_raw(&self, phys: u8, key: &[u8]) -> Result<Option<Meta>> {
+        if !self.cache.is_enabled() {
+            return self.read_meta(phys, key);
+        }
+        if let Some(bytes) = self.cache.get(phys, key) {
+            return Ok(Some(Meta::decode(bytes)?));
+        }
+        let ticket = self.cache.ticket(phys, key);
+        let meta = if self.cold_reads_off_worker {
+            cold_read(|| self.read_meta(phys, key))?
+        } else {
+            self.read_meta(phys, key)?
+        };
+        if let Some(m) = &meta {
+            self.cache.fill(ticket, phys, key, m.as_bytes());
+        }
+        Ok(meta)
+    }
+
+    /// Reads a key's metadata from RocksDB.
+    fn read_meta(&self, phys: u8, key: &[u8]) -> Result<Option<Meta>> {
         match self.db.get_cf(self.cf(CF_META), meta_key(phys, key))? {
             Some(bytes) => Ok(Some(Meta::decode(bytes)?)),
             None => Ok(None),
@@ -505,12 +607,28 @@ impl Store {
         Ok(())
     }
 
+    /// A RocksDB text property of one column family, for INFO.
+    pub fn property_text(&self, cf: &str, name: &str) -> Option<String> {
+        self.db.property_value_cf(self.cf(cf), name).ok().flatten()
+    }
+
     /// A RocksDB property of one column family, for INFO.
     pub fn property(&self, cf: &str, name: &str) -> Option<u64> {
         self.db
             .property_int_value_cf(self.cf(cf), name)
             .ok()
             .flatten()
+    }
+}
+
+/// Runs a read that may wait on the disk so the tokio worker's other tasks move to another
+/// thread meanwhile (outside a multi-threaded runtime it just runs).
+fn cold_read<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -621,6 +739,7 @@ impl<'a> View<'a> {
             phys_list.push(p);
         }
         store.write_raw(wb)?;
+        store.cache.remove_dbs(&phys_list);
         for &p in &phys_list {
             store.counts[p as usize].store(0, Ordering::Relaxed);
             store.expires[p as usize].store(0, Ordering::Relaxed);
@@ -645,6 +764,8 @@ pub struct Batch<'a> {
     created: Vec<created::CreatedKey>,
     /// Expired keys deleted or overwritten, reported on commit while the expiry hook is armed.
     expired: Vec<created::CreatedKey>,
+    /// Metadata written (`Some`) or deleted (`None`), in order, for the hot-key cache.
+    cached: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl<'a> Batch<'a> {
@@ -699,6 +820,9 @@ impl<'a> Batch<'a> {
         }
         self.wb
             .put_cf(store.cf(CF_META), meta_key(phys, key), value);
+        let cached =
+            (store.cache.is_enabled() && value.len() <= cache::MAX_VALUE).then(|| value.to_vec());
+        self.cached.push((phys, key.to_vec(), cached));
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
             .iter()
             .any(|&t| value[0] == t as u8);
@@ -718,6 +842,7 @@ impl<'a> Batch<'a> {
                 .delete_cf(store.cf(CF_EXPIRE), expire_key(phys, old.expire_at(), key));
         }
         self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
+        self.cached.push((phys, key.to_vec(), None));
         self.delta(phys, -1, -i64::from(old.expire_at() != 0));
     }
 
@@ -758,16 +883,30 @@ impl<'a> Batch<'a> {
         if self.wb.is_empty() {
             return Ok(());
         }
-        if txn::active() {
+        // The hot-key cache brackets the write (see `cache`): every key of the batch is
+        // uncacheable from before the write until its new value is in.
+        let hot = &self.store.cache;
+        for (phys, key, _) in &self.cached {
+            hot.begin_write(*phys, key);
+        }
+        let written = if txn::active() {
             // Inside EXEC: applied now, logged once at the end with the counters' operands.
-            txn::apply(self.store, std::mem::take(&mut self.wb), &self.deltas)?;
+            txn::apply(self.store, std::mem::take(&mut self.wb), &self.deltas)
         } else {
             self.store.merge_counts(&mut self.wb, &self.deltas);
             let mut wo = WriteOptions::default();
             wo.set_sync(false);
             wo.disable_wal(!wal);
-            self.store.db.write_opt(std::mem::take(&mut self.wb), &wo)?;
+            self.store
+                .db
+                .write_opt(std::mem::take(&mut self.wb), &wo)
+                .map_err(StoreError::from)
+        };
+        for (phys, key, value) in &self.cached {
+            let value = value.as_deref().filter(|_| written.is_ok());
+            hot.end_write(*phys, key, value);
         }
+        written?;
         for (phys, keys, expires) in self.deltas {
             self.store.counts[phys as usize].fetch_add(keys, Ordering::Relaxed);
             self.store.expires[phys as usize].fetch_add(expires, Ordering::Relaxed);

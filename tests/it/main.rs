@@ -29,11 +29,14 @@
 //! - `redis_py`: redis-py's client classes driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 //! - `rdb`: `basalt-rdb` import/export/inspect and DUMP/RESTORE against redis-server.
+//! - `cache`: the hot-key cache against a model under concurrent writes, cache on/off
+//!   differential, the memory budget's RSS bound, CONFIG SET maxmemory.
 
 mod acl;
 mod admin;
 mod big_delete;
 mod blocking;
+mod cache;
 mod concurrency;
 mod diff_bitmaps;
 mod diff_geo;

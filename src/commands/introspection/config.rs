@@ -137,6 +137,7 @@ fn config_set(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn config_resetstat(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     cx.shared.stats.reset();
     cx.shared.store.expired_keys.store(0, Ordering::Relaxed);
+    cx.shared.store.cache.reset_stats();
     Ok(Reply::Ok)
 }
 

@@ -234,7 +234,10 @@ fn info_memory(cx: &Context<'_>) -> Fields {
     let rss = parse_kb_field(&status, "VmRSS").unwrap_or(0);
     let peak = parse_kb_field(&status, "VmHWM").unwrap_or(rss);
     let total = parse_kb_field(&read_proc("/proc/meminfo"), "MemTotal").unwrap_or(0);
-    let cache_capacity = cx.shared.config.read().block_cache_size;
+    let maxmemory = cx.shared.config.read().maxmemory;
+    let store = &cx.shared.store;
+    let plan = store.memory_plan();
+    let hot = store.cache.stats();
     vec![
         f("used_memory", rss),
         f("used_memory_human", bytes_to_human(rss)),
@@ -244,19 +247,27 @@ fn info_memory(cx: &Context<'_>) -> Fields {
         f("used_memory_peak_human", bytes_to_human(peak)),
         f("total_system_memory", total),
         f("total_system_memory_human", bytes_to_human(total)),
-        f("maxmemory", 0),
-        f("maxmemory_human", "0B"),
+        f("maxmemory", maxmemory),
+        f("maxmemory_human", bytes_to_human(maxmemory)),
         f("maxmemory_policy", "noeviction"),
-        f("mem_allocator", "libc"),
-        f(
-            "rocksdb_block_cache_usage",
-            cx.shared.store.block_cache_usage(),
-        ),
-        f("rocksdb_block_cache_capacity", cache_capacity),
+        f("mem_allocator", crate::util::ALLOCATOR),
+        // The budget as divided (maxmemory, or derived from rocksdb-block-cache-size).
+        f("memory_budget", plan.budget),
+        f("memory_budget_human", bytes_to_human(plan.budget)),
+        f("memory_reserve", plan.reserve),
+        f("hot_cache_capacity", hot.capacity),
+        f("hot_cache_bytes", hot.bytes),
+        f("hot_cache_entries", hot.entries),
+        f("hot_cache_table_bytes", hot.table_bytes),
+        f("rocksdb_block_cache_usage", store.block_cache_usage()),
+        f("rocksdb_block_cache_pinned", store.block_cache_pinned()),
+        f("rocksdb_block_cache_capacity", plan.block_cache),
         f(
             "rocksdb_memtables",
             rocks_sum(cx, "rocksdb.cur-size-all-mem-tables"),
         ),
+        f("rocksdb_memtables_charged", store.memtable_usage()),
+        f("rocksdb_memtable_limit", plan.memtables),
         f(
             "rocksdb_table_readers",
             rocks_sum(cx, "rocksdb.estimate-table-readers-mem"),
@@ -292,6 +303,7 @@ fn info_persistence(cx: &Context<'_>) -> Fields {
 
 fn info_stats(cx: &Context<'_>) -> Fields {
     let s = &cx.shared.stats;
+    let hot = cx.shared.store.cache.stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     vec![
         f("total_connections_received", load(&s.connections_received)),
@@ -312,7 +324,19 @@ fn info_stats(cx: &Context<'_>) -> Fields {
         f("pubsub_patterns", cx.shared.pubsub.len(Kind::Pattern)),
         f("pubsubshard_channels", cx.shared.pubsub.len(Kind::Shard)),
         f("total_error_replies", load(&s.error_replies)),
+        f("hot_cache_hits", hot.hits),
+        f("hot_cache_misses", hot.misses),
+        f("hot_cache_evictions", hot.evictions),
+        f("hot_cache_hit_ratio", hit_ratio(hot.hits, hot.misses)),
     ]
+}
+
+/// Hits over lookups, with four decimals; 0 before any lookup.
+fn hit_ratio(hits: u64, misses: u64) -> String {
+    match hits + misses {
+        0 => "0.0000".to_string(),
+        n => format!("{:.4}", hits as f64 / n as f64),
+    }
 }
 
 fn info_replication(cx: &Context<'_>) -> Fields {
@@ -360,7 +384,7 @@ fn info_keyspace(cx: &Context<'_>) -> Fields {
 }
 
 fn info_rocksdb(cx: &Context<'_>) -> Fields {
-    let cache_capacity = cx.shared.config.read().block_cache_size;
+    let cache_capacity = cx.shared.store.memory_plan().block_cache;
     let mut out = vec![
         f(
             "rocksdb_block_cache_usage",
@@ -412,6 +436,8 @@ fn info_rocksdb(cx: &Context<'_>) -> Fields {
             rocks_db(cx, "rocksdb.actual-delayed-write-rate"),
         ),
     ];
+    out.extend(stall_counts(cx));
+    out.extend(level_sizes(cx));
     for cf in COLUMN_FAMILIES {
         let p = |name: &str| cx.shared.store.property(cf, name).unwrap_or(0);
         out.push((
@@ -426,6 +452,82 @@ fn info_rocksdb(cx: &Context<'_>) -> Fields {
         ));
     }
     out
+}
+
+/// Writes delayed or stopped so far, by cause, from RocksDB's `db-write-stall-stats` and
+/// `cf-write-stall-stats` (summed over column families): the total, and the causes whose
+/// count is not zero as `name=count` pairs.
+fn stall_counts(cx: &Context<'_>) -> Fields {
+    let store = &cx.shared.store;
+    let mut total: Vec<(String, u64)> = Vec::new();
+    let mut add = |text: &str| {
+        for (name, value) in parse_stall_map(text) {
+            match total.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v += value,
+                None => total.push((name, value)),
+            }
+        }
+    };
+    if let Some(t) = store.property_text("default", "rocksdb.db-write-stall-stats") {
+        add(&t);
+    }
+    for cf in COLUMN_FAMILIES {
+        if let Some(t) = store.property_text(cf, "rocksdb.cf-write-stall-stats") {
+            add(&t);
+        }
+    }
+    // The maps carry their own totals next to the causes.
+    total.retain(|(n, _)| !n.starts_with("total-"));
+    let sum: u64 = total.iter().map(|(_, v)| v).sum();
+    let detail = total
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        f("rocksdb_write_stalls", sum),
+        f("rocksdb_write_stall_causes", detail),
+    ]
+}
+
+/// The `name: count` pairs of RocksDB's write-stall text (`Write Stall (count): a: 1, b: 0`).
+fn parse_stall_map(text: &str) -> Vec<(String, u64)> {
+    text.split([',', '\n'])
+        .filter_map(|pair| {
+            let (k, v) = pair.rsplit_once(':')?;
+            let v = v.trim().parse::<u64>().ok()?;
+            let k = k.rsplit_once(": ").map_or(k, |(_, name)| name).trim();
+            (!k.is_empty() && !k.contains(' ')).then(|| (k.to_string(), v))
+        })
+        .collect()
+}
+
+/// SST files and bytes per LSM level, over every column family.
+fn level_sizes(cx: &Context<'_>) -> Fields {
+    let Ok(files) = cx.shared.store.rocks().live_files() else {
+        return Vec::new();
+    };
+    let mut levels: Vec<(u64, u64)> = Vec::new();
+    for file in files {
+        let l = usize::try_from(file.level).unwrap_or(0);
+        if levels.len() <= l {
+            levels.resize(l + 1, (0, 0));
+        }
+        levels[l].0 += 1;
+        levels[l].1 += file.size as u64;
+    }
+    levels
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (n, _))| *n > 0)
+        .map(|(l, (n, bytes))| {
+            (
+                Cow::Owned(format!("rocksdb_level{l}")),
+                format!("files={n},bytes={bytes}"),
+            )
+        })
+        .collect()
 }
 
 fn section_fields(cx: &Context<'_>, name: &str) -> Fields {
@@ -494,6 +596,26 @@ mod tests {
         );
         assert_eq!(render_info(&[("Modules", Vec::new())]), "# Modules\r\n");
         assert_eq!(render_info(&[]), "");
+    }
+
+    #[test]
+    fn stall_text_parsing() {
+        let text =
+            "Write Stall (count): cf-l0-file-count-limit-delays-with-ongoing-compaction: 0, \
+                    memtable-limit-delays: 3, total-delays: 3\ninterval: 3 total count\n";
+        assert_eq!(
+            parse_stall_map(text),
+            vec![
+                (
+                    "cf-l0-file-count-limit-delays-with-ongoing-compaction".to_string(),
+                    0
+                ),
+                ("memtable-limit-delays".to_string(), 3),
+                ("total-delays".to_string(), 3),
+            ]
+        );
+        assert_eq!(hit_ratio(0, 0), "0.0000");
+        assert_eq!(hit_ratio(3, 1), "0.7500");
     }
 
     #[test]
