@@ -1,0 +1,1 @@
+//! Streams between storage and the RDB model (import and export).
