@@ -319,6 +319,12 @@ fn estimate_distance(h: &Header, len: u64, id: StreamId) -> i64 {
     INVALID_ENTRIES_READ
 }
 
+/// A loaded group's entries-read counter when the file predates it (RDB < 10), as Redis
+/// computes it on load.
+pub(crate) fn estimate_for_load(h: &Header, len: u64, id: StreamId) -> i64 {
+    estimate_distance(h, len, id)
+}
+
 /// A group's lag (`streamReplyWithCGLag`); None when it cannot be known.
 fn lag(h: &Header, len: u64, g: &GroupRec) -> Option<i64> {
     let added = h.entries_added as i64;

@@ -303,12 +303,12 @@ pub fn decode_fields(value: &[u8]) -> Option<Vec<Bytes>> {
 
 /// Calls `f` with each field and value of an encoded entry, without copying; false if the
 /// value is corrupt.
-pub fn for_each_field(value: &[u8], mut f: impl FnMut(&[u8], &[u8])) -> bool {
+pub fn for_each_field<'v>(value: &'v [u8], mut f: impl FnMut(&'v [u8], &'v [u8])) -> bool {
     let mut pos = 0;
     let Some(n) = get_varint(value, &mut pos) else {
         return false;
     };
-    let take = |pos: &mut usize| -> Option<&[u8]> {
+    let take = |pos: &mut usize| -> Option<&'v [u8]> {
         let len = usize::try_from(get_varint(value, pos)?).ok()?;
         let end = pos.checked_add(len).filter(|&e| e <= value.len())?;
         let s = &value[*pos..end];
