@@ -514,7 +514,7 @@ fn stream_read_keys(args: &Args<'_>) -> Vec<usize> {
             i += 1;
         } else if args.is(i, "streams") {
             let n = args.len() - i - 1;
-            if n == 0 || n % 2 != 0 {
+            if n == 0 || !n.is_multiple_of(2) {
                 return Vec::new();
             }
             return (i + 1..i + 1 + n / 2).collect();

@@ -548,7 +548,7 @@ fn parse_read<'a>(args: &Args<'a>, group_cmd: bool) -> Result<ReadArgs<'a>, CmdE
         } else if more > 0 && args.is(i, "streams") {
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -648,8 +648,7 @@ fn xread(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Ok((!served.is_empty()).then(|| read_reply(cx.client.resp3, served)))
     };
     let Some(deadline) = r.block else {
-        let mut cx = cx;
-        return Ok(attempt(&mut cx)?.unwrap_or(Reply::NilArray));
+        return Ok(attempt(cx)?.unwrap_or(Reply::NilArray));
     };
     // Re-run later with `$` replaced by the ID it stood for now.
     let ids: Vec<String> = resolved
@@ -773,8 +772,7 @@ fn xreadgroup(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         Ok(Some(read_reply(cx.client.resp3, out)))
     };
     let Some(deadline) = r.block else {
-        let mut cx = cx;
-        return Ok(attempt(&mut cx)?.unwrap_or(Reply::NilArray));
+        return Ok(attempt(cx)?.unwrap_or(Reply::NilArray));
     };
     let stored = Stored {
         args: args.to_owned_args(),

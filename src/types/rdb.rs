@@ -52,8 +52,8 @@ pub struct KeyLoader {
     /// The sub-key being written: the collection's prefix, then the element (reused).
     sub: Vec<u8>,
     prefix_len: usize,
-    /// A stream's entries and metadata loaded so far.
-    stream: StreamLoad,
+    /// A stream's entries and metadata loaded so far (boxed: most keys are not streams).
+    stream: Option<Box<StreamLoad>>,
 }
 
 /// A 128-bit fingerprint of an element, for the duplicate check: two independent 64-bit
@@ -102,24 +102,24 @@ impl KeyLoader {
             dropped_field_ttls: 0,
             prefix_len: sub.len(),
             sub,
-            stream: StreamLoad::default(),
+            stream: (kind == Kind::Stream).then(Box::default),
         })
     }
 
     /// Elements added so far (a stream's entries).
     pub fn count(&self) -> u64 {
-        match self.kind {
-            Kind::Stream => self.stream.count(),
-            _ => self.count,
+        match &self.stream {
+            Some(s) => s.count(),
+            None => self.count,
         }
     }
 
     /// Whether the key has a value to store: elements, or for a stream (which may be empty)
     /// its metadata.
     pub fn has_value(&self) -> bool {
-        match self.kind {
-            Kind::Stream => self.stream.complete(),
-            _ => self.count > 0,
+        match &self.stream {
+            Some(s) => s.complete(),
+            None => self.count > 0,
         }
     }
 
@@ -188,11 +188,14 @@ impl KeyLoader {
                 }
             }
             (Kind::Stream, Chunk::StreamEntries(entries)) => {
-                self.stream
-                    .entries(batch, phys, &self.key, version, entries)?;
+                if let Some(s) = self.stream.as_mut() {
+                    s.entries(batch, phys, &self.key, version, entries)?;
+                }
             }
             (Kind::Stream, Chunk::StreamMeta(meta)) => {
-                self.stream.meta(batch, phys, &self.key, version, &meta)?;
+                if let Some(s) = self.stream.as_mut() {
+                    s.meta(batch, phys, &self.key, version, &meta)?;
+                }
             }
             _ => return Err(mismatch()),
         }
@@ -230,7 +233,11 @@ impl KeyLoader {
             Kind::Hash => {
                 Meta::encode_collection(ValueType::Hash, expire_at, self.version, self.count)
             }
-            Kind::Stream => match self.stream.meta_bytes(expire_at, self.version) {
+            Kind::Stream => match self
+                .stream
+                .as_ref()
+                .and_then(|s| s.meta_bytes(expire_at, self.version))
+            {
                 Some(m) => m,
                 None => return Ok(false),
             },

@@ -180,7 +180,7 @@ enum Current {
     /// Dry run: elements counted only.
     Count(Kind, u64),
     Load {
-        loader: KeyLoader,
+        loader: Box<KeyLoader>,
         kind: Kind,
         old: Option<Meta>,
         expire_at: u64,
@@ -286,7 +286,7 @@ impl<'a> Importer<'a> {
                 } else {
                     let loader = KeyLoader::new(&db, &h.key, h.kind).map_err(|e| key_error(&e))?;
                     Current::Load {
-                        loader,
+                        loader: Box::new(loader),
                         kind: h.kind,
                         old,
                         expire_at,
