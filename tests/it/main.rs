@@ -27,6 +27,8 @@
 //! - `redis_py`: redis-py's client classes driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 //! - `rdb`: `basalt-rdb` import/export/inspect and DUMP/RESTORE against redis-server.
+//! - `streams`, `diff_streams`: stream commands with their errors, blocking reads, RESP3,
+//!   notifications, and random command streams compared with redis-server.
 
 mod acl;
 mod admin;
@@ -49,5 +51,6 @@ mod pubsub;
 mod rdb;
 mod redis_py;
 mod smoke;
+mod streams;
 mod tracking;
 mod transactions;
