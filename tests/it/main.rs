@@ -40,6 +40,7 @@ mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
 mod diff_sets;
+mod diff_streams;
 mod diff_transactions;
 mod diff_zsets;
 mod differential;

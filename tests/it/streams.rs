@@ -46,16 +46,31 @@ const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kin
 #[test]
 fn xadd_ids_options_and_errors() {
     check(&[
-        (&["XADD", "s", "0-0", "a", "1"], err("ERR The ID specified in XADD must be greater than 0-0")),
-        (&["XADD", "s", "0", "a", "1"], err("ERR The ID specified in XADD must be greater than 0-0")),
+        (
+            &["XADD", "s", "0-0", "a", "1"],
+            err("ERR The ID specified in XADD must be greater than 0-0"),
+        ),
+        (
+            &["XADD", "s", "0", "a", "1"],
+            err("ERR The ID specified in XADD must be greater than 0-0"),
+        ),
         (&["EXISTS", "s"], int(0)),
         (&["XADD", "s", "0-1", "a", "1"], b("0-1")),
-        (&["XADD", "s", "0-1", "a", "1"], err("ERR The ID specified in XADD is equal or smaller than the target stream top item")),
+        (
+            &["XADD", "s", "0-1", "a", "1"],
+            err("ERR The ID specified in XADD is equal or smaller than the target stream top item"),
+        ),
         (&["XADD", "s", "0-*", "a", "1"], b("0-2")),
         (&["XADD", "s", "5-*", "a", "1"], b("5-0")),
         (&["XADD", "s", "5-*", "a", "1"], b("5-1")),
-        (&["XADD", "s", "4-*", "a", "1"], err("ERR The ID specified in XADD is equal or smaller than the target stream top item")),
-        (&["XADD", "s", "+1", "a", "1"], err("ERR The ID specified in XADD is equal or smaller than the target stream top item")),
+        (
+            &["XADD", "s", "4-*", "a", "1"],
+            err("ERR The ID specified in XADD is equal or smaller than the target stream top item"),
+        ),
+        (
+            &["XADD", "s", "+1", "a", "1"],
+            err("ERR The ID specified in XADD is equal or smaller than the target stream top item"),
+        ),
         (&["XADD", "s", "6", "a", "1", "b", "2"], b("6-0")),
         (&["XADD", "s", " 7", "a", "1"], b("7-0")),
         (&["XADD", "s", "7- 8", "a", "1"], b("7-8")),
@@ -63,35 +78,98 @@ fn xadd_ids_options_and_errors() {
         (&["XADD", "s", "abc", "a", "1"], err(INVALID_ID)),
         (&["XADD", "s", "-", "a", "1"], err(INVALID_ID)),
         (&["XADD", "s", "+", "a", "1"], err(INVALID_ID)),
-        (&["XADD", "s", "18446744073709551616", "a", "1"], err(INVALID_ID)),
-        (&["XADD", "s", "*", "a"], err("ERR wrong number of arguments for 'xadd' command")),
-        (&["XADD", "s", "MAXLEN", "1", "*"], err("ERR wrong number of arguments for 'xadd' command")),
-        (&["XADD", "s", "NOMKSTREAM", "NOMKSTREAM", "NOMKSTREAM"], err("ERR wrong number of arguments for 'xadd' command")),
+        (
+            &["XADD", "s", "18446744073709551616", "a", "1"],
+            err(INVALID_ID),
+        ),
+        (
+            &["XADD", "s", "*", "a"],
+            err("ERR wrong number of arguments for 'xadd' command"),
+        ),
+        (
+            &["XADD", "s", "MAXLEN", "1", "*"],
+            err("ERR wrong number of arguments for 'xadd' command"),
+        ),
+        (
+            &["XADD", "s", "NOMKSTREAM", "NOMKSTREAM", "NOMKSTREAM"],
+            err("ERR wrong number of arguments for 'xadd' command"),
+        ),
         (&["XADD", "nos", "NOMKSTREAM", "*", "a", "1"], Reply::Nil),
         (&["EXISTS", "nos"], int(0)),
-        (&["XADD", "s", "MAXLEN", "1", "MINID", "1", "*", "a", "1"], err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")),
-        (&["XADD", "s", "MAXLEN", "1", "LIMIT", "10", "*", "a", "1"], err("ERR syntax error, LIMIT cannot be used without the special ~ option")),
-        (&["XADD", "s", "LIMIT", "5", "*", "a", "1"], err("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")),
-        (&["XADD", "s", "MAXLEN", "-1", "*", "a", "1"], err("ERR The MAXLEN argument must be >= 0.")),
-        (&["XADD", "s", "MAXLEN", "~", "1", "LIMIT", "-1", "*", "a", "1"], err("ERR The LIMIT argument must be >= 0.")),
-        (&["XADD", "s", "MAXLEN", "abc", "*", "a", "1"], err("ERR value is not an integer or out of range")),
+        (
+            &["XADD", "s", "MAXLEN", "1", "MINID", "1", "*", "a", "1"],
+            err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible"),
+        ),
+        (
+            &["XADD", "s", "MAXLEN", "1", "LIMIT", "10", "*", "a", "1"],
+            err("ERR syntax error, LIMIT cannot be used without the special ~ option"),
+        ),
+        (
+            &["XADD", "s", "LIMIT", "5", "*", "a", "1"],
+            err("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"),
+        ),
+        (
+            &["XADD", "s", "MAXLEN", "-1", "*", "a", "1"],
+            err("ERR The MAXLEN argument must be >= 0."),
+        ),
+        (
+            &[
+                "XADD", "s", "MAXLEN", "~", "1", "LIMIT", "-1", "*", "a", "1",
+            ],
+            err("ERR The LIMIT argument must be >= 0."),
+        ),
+        (
+            &["XADD", "s", "MAXLEN", "abc", "*", "a", "1"],
+            err("ERR value is not an integer or out of range"),
+        ),
         (&["XADD", "s", "MINID", "-", "*", "a", "1"], err(INVALID_ID)),
         (&["XLEN", "s"], int(7)),
         // Exact trimming as part of XADD.
-        (&["XADD", "s", "MAXLEN", "=", "3", "8-0", "a", "1"], b("8-0")),
+        (
+            &["XADD", "s", "MAXLEN", "=", "3", "8-0", "a", "1"],
+            b("8-0"),
+        ),
         (&["XLEN", "s"], int(3)),
-        (&["XRANGE", "s", "-", "+"], arr(vec![entry("7-0", &["a", "1"]), entry("7-8", &["a", "1"]), entry("8-0", &["a", "1"])])),
+        (
+            &["XRANGE", "s", "-", "+"],
+            arr(vec![
+                entry("7-0", &["a", "1"]),
+                entry("7-8", &["a", "1"]),
+                entry("8-0", &["a", "1"]),
+            ]),
+        ),
         (&["XADD", "s", "MINID", "8", "9-0", "x", "y"], b("9-0")),
-        (&["XRANGE", "s", "-", "+"], arr(vec![entry("8-0", &["a", "1"]), entry("9-0", &["x", "y"])])),
+        (
+            &["XRANGE", "s", "-", "+"],
+            arr(vec![entry("8-0", &["a", "1"]), entry("9-0", &["x", "y"])]),
+        ),
         // The trim may remove the entry just added.
         (&["XADD", "s", "MAXLEN", "0", "10-0", "a", "1"], b("10-0")),
         (&["XLEN", "s"], int(0)),
-        (&["XADD", "big", "18446744073709551615-18446744073709551615", "a", "1"], b("18446744073709551615-18446744073709551615")),
-        (&["XADD", "big", "*", "a", "1"], err("ERR The stream has exhausted the last possible ID, unable to add more items")),
-        (&["XADD", "big2", "18446744073709551615-*", "a", "1"], b("18446744073709551615-0")),
+        (
+            &[
+                "XADD",
+                "big",
+                "18446744073709551615-18446744073709551615",
+                "a",
+                "1",
+            ],
+            b("18446744073709551615-18446744073709551615"),
+        ),
+        (
+            &["XADD", "big", "*", "a", "1"],
+            err("ERR The stream has exhausted the last possible ID, unable to add more items"),
+        ),
+        (
+            &["XADD", "big2", "18446744073709551615-*", "a", "1"],
+            b("18446744073709551615-0"),
+        ),
         (&["SET", "str", "x"], Reply::ok()),
         (&["XADD", "str", "*", "a", "1"], err(WRONGTYPE)),
-        (&["XADD", "str", "NOMKSTREAM", "*", "a", "1"], err(WRONGTYPE)),
+        (
+            &["XADD", "str", "NOMKSTREAM", "*", "a", "1"],
+            err(WRONGTYPE),
+        ),
         (&["XLEN", "str"], err(WRONGTYPE)),
         (&["XLEN", "nokey"], int(0)),
     ]);
@@ -115,13 +193,22 @@ fn auto_ids_are_monotonic_and_never_go_back() {
     // A last ID ahead of the clock: the time part stays, the sequence grows.
     let ahead = "99999999999999-5";
     assert_eq!(cmd(&mut c, &["XADD", "s", ahead, "f", "v"]), b(ahead));
-    assert_eq!(parse(cmd(&mut c, &["XADD", "s", "*", "f", "v"])), (99_999_999_999_999, 6));
+    assert_eq!(
+        parse(cmd(&mut c, &["XADD", "s", "*", "f", "v"])),
+        (99_999_999_999_999, 6)
+    );
     // The sequence carries into the milliseconds.
     assert_eq!(
-        cmd(&mut c, &["XADD", "t", "99999999999999-18446744073709551615", "f", "v"]),
+        cmd(
+            &mut c,
+            &["XADD", "t", "99999999999999-18446744073709551615", "f", "v"]
+        ),
         b("99999999999999-18446744073709551615")
     );
-    assert_eq!(cmd(&mut c, &["XADD", "t", "*", "f", "v"]), b("100000000000000-0"));
+    assert_eq!(
+        cmd(&mut c, &["XADD", "t", "*", "f", "v"]),
+        b("100000000000000-0")
+    );
     assert_eq!(cmd(&mut c, &["XLEN", "s"]), int(2002));
 }
 
@@ -132,28 +219,69 @@ fn xrange_xrevrange_counts_exclusive_bounds_and_errors() {
         (&["XADD", "s", "1-2", "b", "2"], b("1-2")),
         (&["XADD", "s", "2-0", "c", "3", "d", "4"], b("2-0")),
         (&["XADD", "s", "3-5", "e", "5"], b("3-5")),
-        (&["XRANGE", "s", "-", "+", "COUNT", "2"], arr(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])])),
+        (
+            &["XRANGE", "s", "-", "+", "COUNT", "2"],
+            arr(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])]),
+        ),
         (&["XRANGE", "s", "-", "+", "COUNT", "0"], Reply::Nil),
         (&["XRANGE", "s", "-", "+", "COUNT", "-1"], Reply::Nil),
         (&["XRANGE", "nokey", "-", "+", "COUNT", "0"], arr(vec![])),
-        (&["XRANGE", "s", "1", "1"], arr(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])])),
-        (&["XRANGE", "s", "(1-1", "(3-5"], arr(vec![entry("1-2", &["b", "2"]), entry("2-0", &["c", "3", "d", "4"])])),
+        (
+            &["XRANGE", "s", "1", "1"],
+            arr(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])]),
+        ),
+        (
+            &["XRANGE", "s", "(1-1", "(3-5"],
+            arr(vec![
+                entry("1-2", &["b", "2"]),
+                entry("2-0", &["c", "3", "d", "4"]),
+            ]),
+        ),
         (&["XRANGE", "s", "3", "1"], arr(vec![])),
         (&["XRANGE", "s", "18446744073709551615", "+"], arr(vec![])),
-        (&["XREVRANGE", "s", "+", "-", "COUNT", "1"], arr(vec![entry("3-5", &["e", "5"])])),
-        (&["XREVRANGE", "s", "2", "(1-1"], arr(vec![entry("2-0", &["c", "3", "d", "4"]), entry("1-2", &["b", "2"])])),
+        (
+            &["XREVRANGE", "s", "+", "-", "COUNT", "1"],
+            arr(vec![entry("3-5", &["e", "5"])]),
+        ),
+        (
+            &["XREVRANGE", "s", "2", "(1-1"],
+            arr(vec![
+                entry("2-0", &["c", "3", "d", "4"]),
+                entry("1-2", &["b", "2"]),
+            ]),
+        ),
         (&["XRANGE", "s", "-", "+", "COUNT"], err("ERR syntax error")),
-        (&["XRANGE", "s", "-", "+", "FOO", "1"], err("ERR syntax error")),
-        (&["XRANGE", "s", "-", "+", "COUNT", "abc"], err("ERR value is not an integer or out of range")),
+        (
+            &["XRANGE", "s", "-", "+", "FOO", "1"],
+            err("ERR syntax error"),
+        ),
+        (
+            &["XRANGE", "s", "-", "+", "COUNT", "abc"],
+            err("ERR value is not an integer or out of range"),
+        ),
         (&["XRANGE", "s", "(", "+"], err(INVALID_ID)),
         (&["XRANGE", "s", "(-", "+"], err(INVALID_ID)),
         (&["XRANGE", "s", "2-*", "+"], err(INVALID_ID)),
-        (&["XRANGE", "s", "(18446744073709551615-18446744073709551615", "+"], err("ERR invalid start ID for the interval")),
-        (&["XRANGE", "s", "-", "(0-0"], err("ERR invalid end ID for the interval")),
+        (
+            &[
+                "XRANGE",
+                "s",
+                "(18446744073709551615-18446744073709551615",
+                "+",
+            ],
+            err("ERR invalid start ID for the interval"),
+        ),
+        (
+            &["XRANGE", "s", "-", "(0-0"],
+            err("ERR invalid end ID for the interval"),
+        ),
         (&["XRANGE", "nokey", "abc", "+"], err(INVALID_ID)),
         (&["SET", "str", "x"], Reply::ok()),
         (&["XRANGE", "str", "-", "+"], err(WRONGTYPE)),
-        (&["XREVRANGE", "str", "+", "-", "COUNT", "0"], err(WRONGTYPE)),
+        (
+            &["XREVRANGE", "str", "+", "-", "COUNT", "0"],
+            err(WRONGTYPE),
+        ),
     ]);
 }
 
@@ -242,12 +370,24 @@ fn trimming_large_streams_and_approximate_trims() {
     );
     // `~` removes whole blocks of 100 only, never more than LIMIT.
     add(&mut c, 50_001, 50_150);
-    assert_eq!(cmd(&mut c, &["XTRIM", "s", "MAXLEN", "~", "1000"]), int(100));
+    assert_eq!(
+        cmd(&mut c, &["XTRIM", "s", "MAXLEN", "~", "1000"]),
+        int(100)
+    );
     assert_eq!(cmd(&mut c, &["XLEN", "s"]), int(1049));
     assert_eq!(cmd(&mut c, &["XTRIM", "s", "MAXLEN", "~", "1000"]), int(0));
-    assert_eq!(cmd(&mut c, &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "250"]), int(200));
+    assert_eq!(
+        cmd(&mut c, &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "250"]),
+        int(200)
+    );
     // 199 entries are below 49500: a block of 100 goes.
-    assert_eq!(cmd(&mut c, &["XTRIM", "s", "MINID", "~", "49500", "LIMIT", "1000"]), int(100));
+    assert_eq!(
+        cmd(
+            &mut c,
+            &["XTRIM", "s", "MINID", "~", "49500", "LIMIT", "1000"]
+        ),
+        int(100)
+    );
     assert_eq!(cmd(&mut c, &["XLEN", "s"]), int(749));
     assert_eq!(cmd(&mut c, &["XTRIM", "s", "MINID", "49600"]), int(199));
     assert_eq!(
@@ -352,7 +492,8 @@ fn consumer_groups_lifecycle_and_errors() {
 
 #[test]
 fn xread_and_xreadgroup_without_blocking() {
-    let unbalanced = "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+    let unbalanced =
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
     check(&[
         (&["XADD", "s", "1-1", "a", "1"], b("1-1")),
         (&["XADD", "s", "2-1", "b", "2"], b("2-1")),
@@ -405,15 +546,70 @@ fn xack_xpending_xclaim_xautoclaim() {
         (&["XADD", "s", "3-1", "c", "3"], b("3-1")),
         (&["XADD", "s", "4-1", "d", "4"], b("4-1")),
         (&["XGROUP", "CREATE", "s", "g", "0"], Reply::ok()),
-        (&["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"], arr(vec![arr(vec![b("s"), arr(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2"])])])])),
-        (&["XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "STREAMS", "s", ">"], arr(vec![arr(vec![b("s"), arr(vec![entry("3-1", &["c", "3"])])])])),
-        (&["XPENDING", "s", "g"], arr(vec![int(3), b("1-1"), b("3-1"), arr(vec![arr(vec![b("alice"), b("2")]), arr(vec![b("bob"), b("1")])])])),
+        (
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "COUNT",
+                "2",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            arr(vec![arr(vec![
+                b("s"),
+                arr(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2"])]),
+            ])]),
+        ),
+        (
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "COUNT",
+                "1",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            arr(vec![arr(vec![
+                b("s"),
+                arr(vec![entry("3-1", &["c", "3"])]),
+            ])]),
+        ),
+        (
+            &["XPENDING", "s", "g"],
+            arr(vec![
+                int(3),
+                b("1-1"),
+                b("3-1"),
+                arr(vec![
+                    arr(vec![b("alice"), b("2")]),
+                    arr(vec![b("bob"), b("1")]),
+                ]),
+            ]),
+        ),
         (&["XPENDING", "s", "g", "-", "+", "0"], arr(vec![])),
-        (&["XPENDING", "s", "g", "IDLE", "100000000", "-", "+", "10"], arr(vec![])),
-        (&["XPENDING", "s", "g", "-", "+", "10", "nobody"], arr(vec![])),
+        (
+            &["XPENDING", "s", "g", "IDLE", "100000000", "-", "+", "10"],
+            arr(vec![]),
+        ),
+        (
+            &["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+            arr(vec![]),
+        ),
         (&["XPENDING", "s", "g", "-", "+"], err("ERR syntax error")),
-        (&["XPENDING", "s", "g", "IDLE", "5", "-", "+"], err("ERR syntax error")),
-        (&["XPENDING", "s", "g", "-", "+", "abc"], err("ERR value is not an integer or out of range")),
+        (
+            &["XPENDING", "s", "g", "IDLE", "5", "-", "+"],
+            err("ERR syntax error"),
+        ),
+        (
+            &["XPENDING", "s", "g", "-", "+", "abc"],
+            err("ERR value is not an integer or out of range"),
+        ),
         (&["XPENDING", "s", "g", "abc", "+", "10"], err(INVALID_ID)),
         (&["XPENDING", "s", "nog"], err(nogroup)),
         (&["XACK", "s", "g", "1-1", "9-9", "1-1"], int(1)),
@@ -424,37 +620,158 @@ fn xack_xpending_xclaim_xautoclaim() {
         // XCLAIM: a deleted entry leaves the PEL; JUSTID does not count a delivery.
         (&["XDEL", "s", "3-1"], int(1)),
         (&["XCLAIM", "s", "g", "carol", "0", "3-1"], arr(vec![])),
-        (&["XCLAIM", "s", "g", "carol", "0", "2-1", "JUSTID"], arr(vec![b("2-1")])),
-        (&["XCLAIM", "s", "g", "carol", "0", "2-1", "2-1"], arr(vec![entry("2-1", &["b", "2"]), entry("2-1", &["b", "2"])])),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "FORCE", "RETRYCOUNT", "7"], arr(vec![entry("4-1", &["d", "4"])])),
-        (&["XCLAIM", "s", "g", "dave", "0", "9-9", "FORCE"], arr(vec![])),
-        (&["XCLAIM", "s", "g", "dave", "100000000", "4-1"], arr(vec![])),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "LASTID", "10-0", "JUSTID"], arr(vec![b("4-1")])),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "LASTID", "20-0", "FOO"], err("ERR Unrecognized XCLAIM option 'FOO'")),
-        (&["XCLAIM", "s", "g", "dave", "abc", "4-1"], err("ERR Invalid min-idle-time argument for XCLAIM")),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "IDLE", "abc"], err("ERR Invalid IDLE option argument for XCLAIM")),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "TIME", "abc"], err("ERR Invalid TIME option argument for XCLAIM")),
-        (&["XCLAIM", "s", "g", "dave", "0", "4-1", "RETRYCOUNT", "abc"], err("ERR Invalid RETRYCOUNT option argument for XCLAIM")),
+        (
+            &["XCLAIM", "s", "g", "carol", "0", "2-1", "JUSTID"],
+            arr(vec![b("2-1")]),
+        ),
+        (
+            &["XCLAIM", "s", "g", "carol", "0", "2-1", "2-1"],
+            arr(vec![entry("2-1", &["b", "2"]), entry("2-1", &["b", "2"])]),
+        ),
+        (
+            &[
+                "XCLAIM",
+                "s",
+                "g",
+                "dave",
+                "0",
+                "4-1",
+                "FORCE",
+                "RETRYCOUNT",
+                "7",
+            ],
+            arr(vec![entry("4-1", &["d", "4"])]),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "0", "9-9", "FORCE"],
+            arr(vec![]),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "100000000", "4-1"],
+            arr(vec![]),
+        ),
+        (
+            &[
+                "XCLAIM", "s", "g", "dave", "0", "4-1", "LASTID", "10-0", "JUSTID",
+            ],
+            arr(vec![b("4-1")]),
+        ),
+        (
+            &[
+                "XCLAIM", "s", "g", "dave", "0", "4-1", "LASTID", "20-0", "FOO",
+            ],
+            err("ERR Unrecognized XCLAIM option 'FOO'"),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "abc", "4-1"],
+            err("ERR Invalid min-idle-time argument for XCLAIM"),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "0", "4-1", "IDLE", "abc"],
+            err("ERR Invalid IDLE option argument for XCLAIM"),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "0", "4-1", "TIME", "abc"],
+            err("ERR Invalid TIME option argument for XCLAIM"),
+        ),
+        (
+            &["XCLAIM", "s", "g", "dave", "0", "4-1", "RETRYCOUNT", "abc"],
+            err("ERR Invalid RETRYCOUNT option argument for XCLAIM"),
+        ),
         (&["XCLAIM", "s", "nog", "dave", "abc", "4-1"], err(nogroup)),
-        (&["XINFO", "GROUPS", "s"], arr(vec![arr(vec![
-            b("name"), b("g"), b("consumers"), int(4), b("pending"), int(2),
-            b("last-delivered-id"), b("10-0"), b("entries-read"), int(3), b("lag"), int(1),
-        ])])),
-        (&["XPENDING", "s", "g"], arr(vec![int(2), b("2-1"), b("4-1"), arr(vec![arr(vec![b("carol"), b("1")]), arr(vec![b("dave"), b("1")])])])),
+        (
+            &["XINFO", "GROUPS", "s"],
+            arr(vec![arr(vec![
+                b("name"),
+                b("g"),
+                b("consumers"),
+                int(4),
+                b("pending"),
+                int(2),
+                b("last-delivered-id"),
+                b("10-0"),
+                b("entries-read"),
+                int(3),
+                b("lag"),
+                int(1),
+            ])]),
+        ),
+        (
+            &["XPENDING", "s", "g"],
+            arr(vec![
+                int(2),
+                b("2-1"),
+                b("4-1"),
+                arr(vec![
+                    arr(vec![b("carol"), b("1")]),
+                    arr(vec![b("dave"), b("1")]),
+                ]),
+            ]),
+        ),
         // XAUTOCLAIM walks the PEL from a cursor.
-        (&["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "1"], arr(vec![b("4-1"), arr(vec![entry("2-1", &["b", "2"])]), arr(vec![])])),
-        (&["XAUTOCLAIM", "s", "g", "erin", "0", "4-1", "JUSTID"], arr(vec![b("0-0"), arr(vec![b("4-1")]), arr(vec![])])),
+        (
+            &["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "1"],
+            arr(vec![
+                b("4-1"),
+                arr(vec![entry("2-1", &["b", "2"])]),
+                arr(vec![]),
+            ]),
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "erin", "0", "4-1", "JUSTID"],
+            arr(vec![b("0-0"), arr(vec![b("4-1")]), arr(vec![])]),
+        ),
         (&["XDEL", "s", "2-1"], int(1)),
-        (&["XAUTOCLAIM", "s", "g", "frank", "0", "-"], arr(vec![b("0-0"), arr(vec![entry("4-1", &["d", "4"])]), arr(vec![b("2-1")])])),
-        (&["XAUTOCLAIM", "s", "g", "frank", "100000000", "0"], arr(vec![b("0-0"), arr(vec![]), arr(vec![])])),
-        (&["XAUTOCLAIM", "s", "g", "frank", "0", "0", "COUNT", "0"], err("ERR COUNT must be > 0")),
-        (&["XAUTOCLAIM", "s", "g", "frank", "0", "0", "FOO"], err("ERR syntax error")),
-        (&["XAUTOCLAIM", "s", "g", "frank", "abc", "0"], err("ERR Invalid min-idle-time argument for XAUTOCLAIM")),
-        (&["XAUTOCLAIM", "s", "g", "frank", "0", "(18446744073709551615-18446744073709551615"], err("ERR invalid start ID for the interval")),
+        (
+            &["XAUTOCLAIM", "s", "g", "frank", "0", "-"],
+            arr(vec![
+                b("0-0"),
+                arr(vec![entry("4-1", &["d", "4"])]),
+                arr(vec![b("2-1")]),
+            ]),
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "frank", "100000000", "0"],
+            arr(vec![b("0-0"), arr(vec![]), arr(vec![])]),
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "frank", "0", "0", "COUNT", "0"],
+            err("ERR COUNT must be > 0"),
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "frank", "0", "0", "FOO"],
+            err("ERR syntax error"),
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "frank", "abc", "0"],
+            err("ERR Invalid min-idle-time argument for XAUTOCLAIM"),
+        ),
+        (
+            &[
+                "XAUTOCLAIM",
+                "s",
+                "g",
+                "frank",
+                "0",
+                "(18446744073709551615-18446744073709551615",
+            ],
+            err("ERR invalid start ID for the interval"),
+        ),
         (&["XAUTOCLAIM", "s", "nog", "frank", "0", "0"], err(nogroup)),
-        (&["XPENDING", "s", "g"], arr(vec![int(1), b("4-1"), b("4-1"), arr(vec![arr(vec![b("frank"), b("1")])])])),
+        (
+            &["XPENDING", "s", "g"],
+            arr(vec![
+                int(1),
+                b("4-1"),
+                b("4-1"),
+                arr(vec![arr(vec![b("frank"), b("1")])]),
+            ]),
+        ),
         (&["XGROUP", "DELCONSUMER", "s", "g", "frank"], int(1)),
-        (&["XPENDING", "s", "g"], arr(vec![int(0), Reply::Nil, Reply::Nil, Reply::Nil])),
+        (
+            &["XPENDING", "s", "g"],
+            arr(vec![int(0), Reply::Nil, Reply::Nil, Reply::Nil]),
+        ),
         (&["SET", "str", "x"], Reply::ok()),
         (&["XACK", "str", "g", "1-1"], err(WRONGTYPE)),
         (&["XPENDING", "str", "g"], err(WRONGTYPE)),
@@ -470,8 +787,14 @@ fn delivery_times_and_counts() {
     let mut c = server.client();
     cmd(&mut c, &["XADD", "s", "1-0", "f", "v"]);
     cmd(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
-    cmd(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
-    cmd(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"]);
+    cmd(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+    );
+    cmd(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"],
+    );
     let item = |c: &mut redis::Connection| -> (i64, i64) {
         let Reply::Array(items) = cmd(c, &["XPENDING", "s", "g", "-", "+", "10"]) else {
             panic!()
@@ -482,17 +805,26 @@ fn delivery_times_and_counts() {
     let (idle, count) = item(&mut c);
     assert_eq!(count, 2);
     assert!((0..60_000).contains(&idle), "idle {idle}");
-    cmd(&mut c, &["XCLAIM", "s", "g", "d", "0", "1-0", "IDLE", "5000000"]);
+    cmd(
+        &mut c,
+        &["XCLAIM", "s", "g", "d", "0", "1-0", "IDLE", "5000000"],
+    );
     let (idle, count) = item(&mut c);
     assert_eq!(count, 3);
     assert!((5_000_000..5_060_000).contains(&idle), "idle {idle}");
-    let Reply::Array(idle_enough) =
-        cmd(&mut c, &["XPENDING", "s", "g", "IDLE", "4000000", "-", "+", "10", "d"])
-    else {
+    let Reply::Array(idle_enough) = cmd(
+        &mut c,
+        &["XPENDING", "s", "g", "IDLE", "4000000", "-", "+", "10", "d"],
+    ) else {
         panic!()
     };
     assert_eq!(idle_enough.len(), 1);
-    cmd(&mut c, &["XCLAIM", "s", "g", "d", "0", "1-0", "TIME", "1000", "JUSTID"]);
+    cmd(
+        &mut c,
+        &[
+            "XCLAIM", "s", "g", "d", "0", "1-0", "TIME", "1000", "JUSTID",
+        ],
+    );
     let now = cmd(&mut c, &["TIME"]);
     let Reply::Array(t) = now else { panic!() };
     let secs: i64 = String::from_utf8(t[0].as_bytes().unwrap().to_vec())
@@ -503,7 +835,19 @@ fn delivery_times_and_counts() {
     assert_eq!(count, 3);
     assert!((idle - (secs * 1000 - 1000)).abs() < 60_000, "idle {idle}");
     // A delivery time in the future is taken as now.
-    cmd(&mut c, &["XCLAIM", "s", "g", "d", "0", "1-0", "TIME", "99999999999999"]);
+    cmd(
+        &mut c,
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "d",
+            "0",
+            "1-0",
+            "TIME",
+            "99999999999999",
+        ],
+    );
     let (idle, _) = item(&mut c);
     assert!((0..60_000).contains(&idle), "idle {idle}");
     let Reply::Array(consumers) = cmd(&mut c, &["XINFO", "CONSUMERS", "s", "g"]) else {
@@ -517,15 +861,34 @@ fn xinfo_stream_full_and_consumers() {
     let server = Server::start();
     let mut c = server.client();
     for i in 1..=12 {
-        cmd(&mut c, &["XADD", "s", &format!("{i}-0"), "f", &i.to_string()]);
+        cmd(
+            &mut c,
+            &["XADD", "s", &format!("{i}-0"), "f", &i.to_string()],
+        );
     }
     cmd(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
-    cmd(&mut c, &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "11", "STREAMS", "s", ">"]);
+    cmd(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "11",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     let Reply::Array(full) = cmd(&mut c, &["XINFO", "STREAM", "s", "FULL"]) else {
         panic!()
     };
     let field = |v: &[Reply], name: &str| -> Reply {
-        let at = v.iter().position(|f| *f == b(name)).unwrap_or_else(|| panic!("{name}"));
+        let at = v
+            .iter()
+            .position(|f| *f == b(name))
+            .unwrap_or_else(|| panic!("{name}"));
         v[at + 1].clone()
     };
     let Reply::Array(entries) = field(&full, "entries") else {
@@ -535,7 +898,9 @@ fn xinfo_stream_full_and_consumers() {
     let Reply::Array(groups) = field(&full, "groups") else {
         panic!()
     };
-    let Reply::Array(g) = &groups[0] else { panic!() };
+    let Reply::Array(g) = &groups[0] else {
+        panic!()
+    };
     assert_eq!(field(g, "pel-count"), int(11));
     assert_eq!(field(g, "lag"), int(1));
     let Reply::Array(pending) = field(g, "pending") else {
@@ -550,13 +915,28 @@ fn xinfo_stream_full_and_consumers() {
     };
     assert_eq!(entries.len(), 12);
     for (args, e) in [
-        (&["XINFO", "STREAM", "s", "COUNT", "1"][..], "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."),
-        (&["XINFO", "STREAM", "s", "FULL", "FOO"], "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."),
+        (
+            &["XINFO", "STREAM", "s", "COUNT", "1"][..],
+            "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.",
+        ),
+        (
+            &["XINFO", "STREAM", "s", "FULL", "FOO"],
+            "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.",
+        ),
         (&["XINFO", "STREAM", "nokey", "FOO"], "ERR no such key"),
         (&["XINFO", "GROUPS", "nokey"], "ERR no such key"),
-        (&["XINFO", "CONSUMERS", "s", "nog"], "NOGROUP No such consumer group 'nog' for key name 's'"),
-        (&["XINFO", "GROUPS", "s", "x"], "ERR wrong number of arguments for 'xinfo|groups' command"),
-        (&["XINFO", "FOO"], "ERR unknown subcommand 'FOO'. Try XINFO HELP."),
+        (
+            &["XINFO", "CONSUMERS", "s", "nog"],
+            "NOGROUP No such consumer group 'nog' for key name 's'",
+        ),
+        (
+            &["XINFO", "GROUPS", "s", "x"],
+            "ERR wrong number of arguments for 'xinfo|groups' command",
+        ),
+        (
+            &["XINFO", "FOO"],
+            "ERR unknown subcommand 'FOO'. Try XINFO HELP.",
+        ),
     ] {
         assert_eq!(cmd(&mut c, args), err(e), "{args:?}");
     }
@@ -568,7 +948,9 @@ fn xinfo_stream_full_and_consumers() {
     };
     assert_eq!(field(alice, "name"), b("alice"));
     assert_eq!(field(alice, "pending"), int(11));
-    assert!(field(alice, "idle").as_int().is_some_and(|i| (0..60_000).contains(&i)));
+    assert!(field(alice, "idle")
+        .as_int()
+        .is_some_and(|i| (0..60_000).contains(&i)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +1010,9 @@ fn reply_bytes(s: &mut TcpStream) -> Vec<u8> {
 fn blocking_transcript(port: u16) -> Vec<String> {
     let mut w = connect(port);
     let mut log = Vec::new();
-    let mut note = |what: &str, bytes: Vec<u8>| log.push(format!("{what}: {}", String::from_utf8_lossy(&bytes)));
+    let mut note = |what: &str, bytes: Vec<u8>| {
+        log.push(format!("{what}: {}", String::from_utf8_lossy(&bytes)))
+    };
     let mut a = raw_tcp(port);
     let mut b2 = raw_tcp(port);
     let mut c3 = raw_tcp(port);
@@ -640,42 +1024,119 @@ fn blocking_transcript(port: u16) -> Vec<String> {
     note("XREAD $ after XADD", reply_bytes(&mut a));
     // Every reader is served by one XADD; one waiting for a later ID keeps waiting.
     send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "100-0"]);
-    send(&mut b2, &["XREAD", "BLOCK", "0", "COUNT", "5", "STREAMS", "s", "$"]);
+    send(
+        &mut b2,
+        &["XREAD", "BLOCK", "0", "COUNT", "5", "STREAMS", "s", "$"],
+    );
     wait_blocked(&mut w, 2);
     cmd(&mut w, &["XGROUP", "CREATE", "s", "g", "$"]);
-    send(&mut c3, &["XREADGROUP", "GROUP", "g", "carol", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut w, 3);
     cmd(&mut w, &["XADD", "s", "3-0", "f", "v3"]);
     note("reader of $", reply_bytes(&mut b2));
     note("group reader", reply_bytes(&mut c3));
-    note("reader of 100-0 (still waiting)", pending_bytes(&mut a, Duration::from_millis(200)));
+    note(
+        "reader of 100-0 (still waiting)",
+        pending_bytes(&mut a, Duration::from_millis(200)),
+    );
     cmd(&mut w, &["XADD", "s", "101-0", "f", "v101"]);
     note("reader of 100-0", reply_bytes(&mut a));
-    note("XPENDING", format!("{}", cmd(&mut w, &["XPENDING", "s", "g"])).into_bytes());
+    note(
+        "XPENDING",
+        format!("{}", cmd(&mut w, &["XPENDING", "s", "g"])).into_bytes(),
+    );
     cmd(&mut w, &["XGROUP", "SETID", "s", "g", "$"]);
     // Deleting the stream or its group ends a group reader's wait with an error; a plain
     // reader keeps waiting through a type change.
-    send(&mut c3, &["XREADGROUP", "GROUP", "g", "carol", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     wait_blocked(&mut w, 2);
     cmd(&mut w, &["XGROUP", "DESTROY", "s", "g"]);
     note("group destroyed", reply_bytes(&mut c3));
     cmd(&mut w, &["XGROUP", "CREATE", "s", "g", "$"]);
-    send(&mut c3, &["XREADGROUP", "GROUP", "g", "carol", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut w, 2);
     cmd(&mut w, &["SET", "s", "not a stream"]);
     note("stream overwritten", reply_bytes(&mut c3));
-    note("plain reader (still waiting)", pending_bytes(&mut a, Duration::from_millis(200)));
+    note(
+        "plain reader (still waiting)",
+        pending_bytes(&mut a, Duration::from_millis(200)),
+    );
     cmd(&mut w, &["DEL", "s"]);
     cmd(&mut w, &["XADD", "s", "200-0", "f", "again"]);
     note("plain reader", reply_bytes(&mut a));
     cmd(&mut w, &["XGROUP", "CREATE", "s", "g", "$"]);
-    send(&mut c3, &["XREADGROUP", "GROUP", "g", "carol", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut w, 1);
     cmd(&mut w, &["DEL", "s"]);
     note("stream deleted", reply_bytes(&mut c3));
     cmd(&mut w, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-    send(&mut c3, &["XREADGROUP", "GROUP", "g", "carol", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut w, 1);
     cmd(&mut w, &["FLUSHALL"]);
     note("flushed", reply_bytes(&mut c3));
@@ -755,7 +1216,9 @@ fn client_unblock_and_disconnect_end_a_stream_wait() {
     wait_blocked(&mut w, 1);
     drop(a);
     wait_blocked(&mut w, 0);
-    assert!(cmd(&mut w, &["XADD", "s", "*", "f", "v"]).as_bytes().is_some());
+    assert!(cmd(&mut w, &["XADD", "s", "*", "f", "v"])
+        .as_bytes()
+        .is_some());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -769,7 +1232,20 @@ fn stream_keys_rename_copy_move_expire_and_survive_restarts() {
     cmd(&mut c, &["XADD", "s", "1-0", "f", "v"]);
     cmd(&mut c, &["XADD", "s", "2-0", "g", "w"]);
     cmd(&mut c, &["XGROUP", "CREATE", "s", "grp", "0"]);
-    cmd(&mut c, &["XREADGROUP", "GROUP", "grp", "alice", "COUNT", "1", "STREAMS", "s", ">"]);
+    cmd(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "grp",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     assert_eq!(cmd(&mut c, &["TYPE", "s"]), Reply::Simple("stream".into()));
     assert_eq!(cmd(&mut c, &["OBJECT", "ENCODING", "s"]), b("stream"));
     cmd(&mut c, &["SET", "str", "x"]);
@@ -871,7 +1347,10 @@ fn keyspace_notifications_for_streams() {
     };
     let steps: &[(&[&str], &[&str])] = &[
         (&["XADD", "s", "1-1", "a", "1"], &["xadd(s)"]),
-        (&["XADD", "s", "MAXLEN", "1", "2-1", "a", "1"], &["xadd(s)", "xtrim(s)"]),
+        (
+            &["XADD", "s", "MAXLEN", "1", "2-1", "a", "1"],
+            &["xadd(s)", "xtrim(s)"],
+        ),
         (&["XADD", "nos", "NOMKSTREAM", "3-1", "a", "1"], &[]),
         (&["XTRIM", "s", "MAXLEN", "0"], &["xtrim(s)"]),
         (&["XTRIM", "s", "MAXLEN", "0"], &[]),
@@ -879,20 +1358,41 @@ fn keyspace_notifications_for_streams() {
         (&["XDEL", "s", "4-1"], &["xdel(s)"]),
         (&["XDEL", "s", "4-1"], &[]),
         (&["XGROUP", "CREATE", "s", "g", "$"], &["xgroup-create(s)"]),
-        (&["XGROUP", "CREATECONSUMER", "s", "g", "c"], &["xgroup-createconsumer(s)"]),
+        (
+            &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+            &["xgroup-createconsumer(s)"],
+        ),
         (&["XGROUP", "CREATECONSUMER", "s", "g", "c"], &[]),
         (&["XADD", "s", "5-1", "a", "1"], &["xadd(s)"]),
-        (&["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"], &["xgroup-createconsumer(s)"]),
-        (&["XREADGROUP", "GROUP", "g", "c3", "STREAMS", "s", ">"], &[]),
-        (&["XCLAIM", "s", "g", "c5", "0", "5-1"], &["xgroup-createconsumer(s)"]),
-        (&["XAUTOCLAIM", "s", "g", "c6", "0", "0"], &["xgroup-createconsumer(s)"]),
+        (
+            &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"],
+            &["xgroup-createconsumer(s)"],
+        ),
+        (
+            &["XREADGROUP", "GROUP", "g", "c3", "STREAMS", "s", ">"],
+            &[],
+        ),
+        (
+            &["XCLAIM", "s", "g", "c5", "0", "5-1"],
+            &["xgroup-createconsumer(s)"],
+        ),
+        (
+            &["XAUTOCLAIM", "s", "g", "c6", "0", "0"],
+            &["xgroup-createconsumer(s)"],
+        ),
         (&["XACK", "s", "g", "5-1"], &[]),
         (&["XGROUP", "SETID", "s", "g", "0"], &["xgroup-setid(s)"]),
-        (&["XGROUP", "DELCONSUMER", "s", "g", "c"], &["xgroup-delconsumer(s)"]),
+        (
+            &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+            &["xgroup-delconsumer(s)"],
+        ),
         (&["XGROUP", "DELCONSUMER", "s", "g", "nosuch"], &[]),
         (&["XGROUP", "DESTROY", "s", "g"], &["xgroup-destroy(s)"]),
         (&["XSETID", "s", "10-0"], &["xsetid(s)"]),
-        (&["XGROUP", "CREATE", "s2", "g", "$", "MKSTREAM"], &["xgroup-create(s2)"]),
+        (
+            &["XGROUP", "CREATE", "s2", "g", "$", "MKSTREAM"],
+            &["xgroup-create(s2)"],
+        ),
         (&["DEL", "s2"], &["del(s2)"]),
     ];
     let mut failures = Vec::new();
@@ -909,7 +1409,10 @@ fn keyspace_notifications_for_streams() {
     cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
     cmd(&mut c, &["XADD", "fresh", "1-0", "a", "1"]);
     assert_eq!(collect(&mut sub), ["new(fresh)", "xadd(fresh)"]);
-    cmd(&mut c, &["XGROUP", "CREATE", "fresh2", "g", "$", "MKSTREAM"]);
+    cmd(
+        &mut c,
+        &["XGROUP", "CREATE", "fresh2", "g", "$", "MKSTREAM"],
+    );
     assert_eq!(collect(&mut sub), ["new(fresh2)", "xgroup-create(fresh2)"]);
 }
 
@@ -949,7 +1452,10 @@ fn resp3_shapes_match_redis() {
             .iter()
             .map(|args| {
                 send(&mut s, args);
-                format!("{args:?} -> {}", String::from_utf8_lossy(&reply_bytes(&mut s)))
+                format!(
+                    "{args:?} -> {}",
+                    String::from_utf8_lossy(&reply_bytes(&mut s))
+                )
             })
             .collect()
     };

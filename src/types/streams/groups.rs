@@ -1024,8 +1024,9 @@ pub struct AutoClaimed {
 /// 16 bytes per counted ID).
 pub const AUTOCLAIM_MAX_COUNT: u64 = (1 << 40) / 16;
 
-/// XAUTOCLAIM: claims up to `count` entries idle at least `min_idle` from `start` on, looking
-/// at no more than `count * 10` pending entries, as Redis does.
+/// XAUTOCLAIM: claims entries idle at least `min_idle` from `start` on, until `count` are
+/// claimed or found deleted, looking at no more than `count * 10` pending entries, as Redis
+/// does.
 #[allow(clippy::too_many_arguments)]
 pub fn autoclaim(
     db: &Db<'_>,
@@ -1070,8 +1071,10 @@ pub fn autoclaim(
         let p = decode_pel(value)?;
         edit.seed_pel(id, p.clone());
         let Some(entry) = get_entry(db, key, v.version, id)? else {
+            // A deleted entry counts against COUNT too (Redis bounds its list of them so).
             edit.pel_remove(&loc, id)?;
             out.deleted.push(id);
+            left -= 1;
             continue;
         };
         if min_idle > 0 && idle_since(now, p.delivery_time) < min_idle {
