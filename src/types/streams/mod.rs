@@ -205,3 +205,138 @@ pub fn encode_meta(expire_at: u64, version: u64, len: u64, h: &Header) -> Vec<u8
     bytes.extend_from_slice(&h.encode());
     bytes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::rdb::{Event, Reader};
+    use crate::storage::Store;
+    use crate::types::rdb::{write_key, KeyLoader};
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    fn store(dir: &std::path::Path) -> std::sync::Arc<Store> {
+        let cfg = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        Store::open(&cfg).unwrap()
+    }
+
+    fn ids(entries: &[Entry]) -> Vec<StreamId> {
+        entries.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn trims_and_deletions_keep_length_and_first_id_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let view = s.view();
+        let db = view.db(0).unwrap();
+        for i in 1..=200 {
+            let fields: [&[u8]; 2] = [b"f", b"v"];
+            add(&db, b"s", IdSpec::Exact(id(i, 0)), false, &fields, None).unwrap();
+        }
+        // A range deletion (more than 32 entries) and point deletions.
+        let t = Trim {
+            by: TrimBy::MaxLen(150),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(trim(&db, b"s", &t).unwrap(), 50);
+        let t = Trim {
+            by: TrimBy::MinId(id(61, 0)),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(trim(&db, b"s", &t).unwrap(), 10);
+        let v = read(&db, b"s").unwrap().unwrap();
+        assert_eq!((v.len, v.h.first_id, v.h.entries_added), (140, id(61, 0), 200));
+        assert_eq!(delete(&db, b"s", &[id(61, 0), id(62, 0), id(7, 0)]).unwrap(), 2);
+        let v = read(&db, b"s").unwrap().unwrap();
+        assert_eq!((v.len, v.h.first_id, v.h.max_deleted), (138, id(63, 0), id(62, 0)));
+        let all = range(&db, b"s", id::MIN, id::MAX, None, false).unwrap();
+        assert_eq!(all.len(), 138);
+        assert_eq!(ids(&all[..2]), [id(63, 0), id(64, 0)]);
+        let back = range(&db, b"s", id(100, 0), id(102, 5), None, true).unwrap();
+        assert_eq!(ids(&back), [id(102, 0), id(101, 0), id(100, 0)]);
+        // An approximate trim removes whole blocks of 100 only.
+        let t = Trim {
+            by: TrimBy::MaxLen(0),
+            approx: true,
+            limit: 150,
+        };
+        assert_eq!(trim(&db, b"s", &t).unwrap(), 100);
+        assert_eq!(len(&db, b"s").unwrap(), 38);
+    }
+
+    #[test]
+    fn groups_survive_a_dump_and_restore_through_the_rdb_codec() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let view = s.view();
+        let db = view.db(0).unwrap();
+        for i in 1..=250u64 {
+            let v = i.to_string();
+            let fields: [&[u8]; 4] = [b"f", v.as_bytes(), if i % 3 == 0 { b"x" } else { b"g" }, b"y"];
+            add(&db, b"s", IdSpec::Exact(id(i, 1)), false, &fields, None).unwrap();
+        }
+        create_group(&db, b"s", b"g", b"0", false, -1).unwrap();
+        let read_as = |who: &[u8], count| {
+            let keys: [&[u8]; 1] = [b"s"];
+            let req = GroupRead {
+                keys: &keys,
+                from: &[ReadFrom::New],
+                group: b"g",
+                consumer: who,
+                count,
+                noack: false,
+            };
+            read_group(&db, &req).unwrap()
+        };
+        assert_eq!(read_as(b"alice", 100)[0].entries.len(), 100);
+        assert_eq!(read_as(b"bob", 20)[0].entries.len(), 20);
+        // An ID named twice is acknowledged once.
+        let acked = ack::<()>(&db, b"s", b"g", Ok(vec![id(1, 1), id(1, 1), id(2, 1)])).unwrap();
+        assert_eq!(acked, Ok(2));
+        delete(&db, b"s", &[id(3, 1)]).unwrap();
+        let claim_args = ClaimArgs {
+            ids: vec![id(101, 1), id(101, 1), id(3, 1)],
+            ..ClaimArgs::default()
+        };
+        let out = claim::<()>(&db, b"s", b"g", b"carol", Ok(claim_args)).unwrap().unwrap();
+        assert!(out.consumer_created);
+        assert_eq!(out.items.len(), 2, "claimed twice, the deleted one dropped");
+        let summary = pending_summary(&db, b"s", b"g").unwrap();
+        assert_eq!(summary.count, 117);
+        assert_eq!(
+            summary.consumers,
+            vec![(b"alice".to_vec(), 97), (b"bob".to_vec(), 19), (b"carol".to_vec(), 1)]
+        );
+        let meta = db.meta(b"s").unwrap().unwrap();
+        let mut w = crate::rdb::Writer::payload();
+        write_key(&db, b"s", &meta, None, &mut w).unwrap();
+        let payload = w.finish_payload().unwrap();
+        // Load it under another name.
+        let mut reader = Reader::payload(&payload).unwrap();
+        let Some(Event::Key(h)) = reader.next().unwrap() else {
+            panic!("a key")
+        };
+        let mut batch = db.batch();
+        let mut loader = KeyLoader::new(&db, b"copy", h.kind).unwrap();
+        while let Some(Event::Chunk(c)) = reader.next().unwrap() {
+            loader.add(&mut batch, c, 0).unwrap();
+        }
+        assert!(loader.has_value());
+        assert!(loader.finish(&mut batch, None, 0).unwrap());
+        batch.commit().unwrap();
+        let a = range(&db, b"s", id::MIN, id::MAX, None, false).unwrap();
+        let b = range(&db, b"copy", id::MIN, id::MAX, None, false).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(info_stream(&db, b"s", Some(0)).unwrap(), info_stream(&db, b"copy", Some(0)).unwrap());
+        assert_eq!(pending_summary(&db, b"copy", b"g").unwrap(), summary);
+    }
+}
