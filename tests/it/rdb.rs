@@ -382,23 +382,73 @@ fn populate_more_streams(c: &mut redis::Connection) {
         let v = i.to_string();
         let value: &[u8] = if i % 97 == 0 { &big } else { v.as_bytes() };
         let field: &[u8] = if i % 5 == 0 { b"odd" } else { b"n" };
-        run(c, &[b"XADD", b"st-many", id.as_bytes(), field, value, b"k", b"v"]);
+        run(
+            c,
+            &[b"XADD", b"st-many", id.as_bytes(), field, value, b"k", b"v"],
+        );
     }
     for i in (1..=1200u32).step_by(7) {
         run(c, &[b"XDEL", b"st-many", format!("{i}-0").as_bytes()]);
     }
     run(c, &[b"XGROUP", b"CREATE", b"st-many", b"workers", b"0"]);
     for (who, n) in [(&b"w1"[..], &b"500"[..]), (b"w2", b"300")] {
-        run(c, &[b"XREADGROUP", b"GROUP", b"workers", who, b"COUNT", n, b"STREAMS", b"st-many", b">"]);
+        run(
+            c,
+            &[
+                b"XREADGROUP",
+                b"GROUP",
+                b"workers",
+                who,
+                b"COUNT",
+                n,
+                b"STREAMS",
+                b"st-many",
+                b">",
+            ],
+        );
     }
     run(c, &[b"XDEL", b"st-many", b"2-0", b"600-0"]);
     run(c, &[b"XACK", b"st-many", b"workers", b"3-0", b"4-0"]);
-    run(c, &[b"XGROUP", b"CREATECONSUMER", b"st-many", b"workers", b"idle-one"]);
-    run(c, &[b"XGROUP", b"CREATE", b"st-many", b"unknown-lag", b"500-0", b"ENTRIESREAD", b"-1"]);
-    run(c, &[b"XGROUP", b"CREATE", b"st-empty", b"g", b"$", b"MKSTREAM"]);
+    run(
+        c,
+        &[
+            b"XGROUP",
+            b"CREATECONSUMER",
+            b"st-many",
+            b"workers",
+            b"idle-one",
+        ],
+    );
+    run(
+        c,
+        &[
+            b"XGROUP",
+            b"CREATE",
+            b"st-many",
+            b"unknown-lag",
+            b"500-0",
+            b"ENTRIESREAD",
+            b"-1",
+        ],
+    );
+    run(
+        c,
+        &[b"XGROUP", b"CREATE", b"st-empty", b"g", b"$", b"MKSTREAM"],
+    );
     run(c, &[b"XADD", b"st-emptied", b"5-5", b"f", b"v"]);
     run(c, &[b"XDEL", b"st-emptied", b"5-5"]);
-    run(c, &[b"XSETID", b"st-emptied", b"9-9", b"ENTRIESADDED", b"20", b"MAXDELETEDID", b"7-7"]);
+    run(
+        c,
+        &[
+            b"XSETID",
+            b"st-emptied",
+            b"9-9",
+            b"ENTRIESADDED",
+            b"20",
+            b"MAXDELETEDID",
+            b"7-7",
+        ],
+    );
     run(c, &[b"XADD", b"st-ttl", b"1-1", b"f", b"v"]);
     run(c, &[b"PEXPIREAT", b"st-ttl", b"99999999999999"]);
     run(c, &[b"SELECT", b"5"]);
@@ -672,7 +722,15 @@ fn streams_export_to_redis() {
         // Redis's own DUMP of a loaded stream restores into Basalt-made nodes' equal.
         let payload = raw(&mut r, &[&b"DUMP"[..], b"st-many"]);
         assert_eq!(
-            raw(&mut r, &[&b"RESTORE"[..], b"st-copy", b"0", payload.as_bytes().unwrap()]),
+            raw(
+                &mut r,
+                &[
+                    &b"RESTORE"[..],
+                    b"st-copy",
+                    b"0",
+                    payload.as_bytes().unwrap()
+                ]
+            ),
             Reply::ok()
         );
         assert_eq!(

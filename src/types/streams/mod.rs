@@ -254,10 +254,19 @@ mod tests {
         };
         assert_eq!(trim(&db, b"s", &t).unwrap(), 10);
         let v = read(&db, b"s").unwrap().unwrap();
-        assert_eq!((v.len, v.h.first_id, v.h.entries_added), (140, id(61, 0), 200));
-        assert_eq!(delete(&db, b"s", &[id(61, 0), id(62, 0), id(7, 0)]).unwrap(), 2);
+        assert_eq!(
+            (v.len, v.h.first_id, v.h.entries_added),
+            (140, id(61, 0), 200)
+        );
+        assert_eq!(
+            delete(&db, b"s", &[id(61, 0), id(62, 0), id(7, 0)]).unwrap(),
+            2
+        );
         let v = read(&db, b"s").unwrap().unwrap();
-        assert_eq!((v.len, v.h.first_id, v.h.max_deleted), (138, id(63, 0), id(62, 0)));
+        assert_eq!(
+            (v.len, v.h.first_id, v.h.max_deleted),
+            (138, id(63, 0), id(62, 0))
+        );
         let all = range(&db, b"s", id::MIN, id::MAX, None, false).unwrap();
         assert_eq!(all.len(), 138);
         assert_eq!(ids(&all[..2]), [id(63, 0), id(64, 0)]);
@@ -281,7 +290,12 @@ mod tests {
         let db = view.db(0).unwrap();
         for i in 1..=250u64 {
             let v = i.to_string();
-            let fields: [&[u8]; 4] = [b"f", v.as_bytes(), if i % 3 == 0 { b"x" } else { b"g" }, b"y"];
+            let fields: [&[u8]; 4] = [
+                b"f",
+                v.as_bytes(),
+                if i % 3 == 0 { b"x" } else { b"g" },
+                b"y",
+            ];
             add(&db, b"s", IdSpec::Exact(id(i, 1)), false, &fields, None).unwrap();
         }
         create_group(&db, b"s", b"g", b"0", false, -1).unwrap();
@@ -307,14 +321,20 @@ mod tests {
             ids: vec![id(101, 1), id(101, 1), id(3, 1)],
             ..ClaimArgs::default()
         };
-        let out = claim::<()>(&db, b"s", b"g", b"carol", Ok(claim_args)).unwrap().unwrap();
+        let out = claim::<()>(&db, b"s", b"g", b"carol", Ok(claim_args))
+            .unwrap()
+            .unwrap();
         assert!(out.consumer_created);
         assert_eq!(out.items.len(), 2, "claimed twice, the deleted one dropped");
         let summary = pending_summary(&db, b"s", b"g").unwrap();
         assert_eq!(summary.count, 117);
         assert_eq!(
             summary.consumers,
-            vec![(b"alice".to_vec(), 97), (b"bob".to_vec(), 19), (b"carol".to_vec(), 1)]
+            vec![
+                (b"alice".to_vec(), 97),
+                (b"bob".to_vec(), 19),
+                (b"carol".to_vec(), 1)
+            ]
         );
         let meta = db.meta(b"s").unwrap().unwrap();
         let mut w = crate::rdb::Writer::payload();
@@ -336,7 +356,10 @@ mod tests {
         let a = range(&db, b"s", id::MIN, id::MAX, None, false).unwrap();
         let b = range(&db, b"copy", id::MIN, id::MAX, None, false).unwrap();
         assert_eq!(a, b);
-        assert_eq!(info_stream(&db, b"s", Some(0)).unwrap(), info_stream(&db, b"copy", Some(0)).unwrap());
+        assert_eq!(
+            info_stream(&db, b"s", Some(0)).unwrap(),
+            info_stream(&db, b"copy", Some(0)).unwrap()
+        );
         assert_eq!(pending_summary(&db, b"copy", b"g").unwrap(), summary);
     }
 }
