@@ -1140,6 +1140,25 @@ fn blocking_transcript(port: u16) -> Vec<String> {
     wait_blocked(&mut w, 1);
     cmd(&mut w, &["FLUSHALL"]);
     note("flushed", reply_bytes(&mut c3));
+    cmd(&mut w, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    send(
+        &mut c3,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut w, 1);
+    cmd(&mut w, &["PEXPIRE", "s", "1"]);
+    // Active expiry deletes it within a fraction of a second, and that ends the wait.
+    note("expired", reply_bytes(&mut c3));
     // Timeouts, MULTI, and an XADD inside EXEC.
     send(&mut a, &["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]);
     note("timeout", reply_bytes(&mut a));
@@ -1180,6 +1199,7 @@ fn blocking_reads_behave_as_in_redis() {
         "plain reader (still waiting): ",
         "stream deleted: -UNBLOCKED the stream key no longer exists\r\n",
         "flushed: -UNBLOCKED the stream key no longer exists\r\n",
+        "expired: -UNBLOCKED the stream key no longer exists\r\n",
         "timeout: *-1\r\n",
         "MULTI: +OK\r\n+QUEUED\r\n*1\r\n*-1\r\n",
     ];
