@@ -317,7 +317,10 @@ fn trim_count(w: &Writer<'_>, db: &Db<'_>, t: &Trim, tail: Option<StreamId>) -> 
 }
 
 /// Removes entries from the head as `t` asks, into `batch`; returns how many. `tail` is an
-/// entry this command appended in `batch` (after every stored one).
+/// entry this command appended in `batch` (after every stored one). The walk that finds the
+/// new first entry goes over the smaller side: the entries removed, or (when most go) the
+/// entries kept, counted back from the end; so trimming a huge stream to a few entries (or to
+/// none) costs what stays.
 fn trim_locked(
     w: &mut Writer<'_>,
     db: &Db<'_>,
@@ -331,6 +334,43 @@ fn trim_locked(
     let n = trim_count(w, db, t, tail)?.min(w.len);
     if n == 0 {
         return Ok(0);
+    }
+    let keep = w.len - n;
+    if n > RANGE_DELETE_MIN && keep < n {
+        // Most of the stream goes: find the new first entry from the end (keep entries back),
+        // and delete everything before it; the walk is over what stays, not what goes.
+        let mut next_first = None;
+        if keep > 0 {
+            let mut walk = Walk::new(db, w.key, w.version, w.h.first_id, MAX, true);
+            let mut tail = tail;
+            let mut walked = 0u64;
+            loop {
+                let id = match tail.take() {
+                    Some(id) => id,
+                    None => match walk.next()? {
+                        Some((id, _)) => id,
+                        None => break,
+                    },
+                };
+                walked += 1;
+                if walked == keep {
+                    next_first = Some(id);
+                    break;
+                }
+            }
+            if next_first.is_none() {
+                return Err(corrupt("stream shorter than its length"));
+            }
+        }
+        let lower = entry_sub(w.h.first_id);
+        let upper = match next_first {
+            Some(id) => entry_sub(id).to_vec(),
+            None => vec![TAG_ENTRY + 1],
+        };
+        batch.delete_sub_range(SubCf::Data, db.phys, w.key, w.version, &lower, &upper);
+        w.len = keep;
+        w.h.first_id = next_first.unwrap_or(MIN);
+        return Ok(n);
     }
     // Walk the n entries that go, and one more: the new first entry.
     let mut walk = Walk::new(db, w.key, w.version, w.h.first_id, MAX, false);
@@ -373,7 +413,7 @@ fn trim_locked(
         };
         batch.delete_sub_range(SubCf::Data, db.phys, w.key, w.version, &lower, &upper);
     }
-    w.len -= n;
+    w.len = keep;
     w.h.first_id = next_first.unwrap_or(MIN);
     Ok(n)
 }

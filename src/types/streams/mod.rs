@@ -280,6 +280,45 @@ mod tests {
         };
         assert_eq!(trim(&db, b"s", &t).unwrap(), 100);
         assert_eq!(len(&db, b"s").unwrap(), 38);
+        // XADD trimming most of the stream, the new entry (not stored yet) among those kept.
+        let keep3 = Trim {
+            by: TrimBy::MaxLen(3),
+            approx: false,
+            limit: 0,
+        };
+        let fields: [&[u8]; 2] = [b"f", b"v"];
+        let added = add(
+            &db,
+            b"s",
+            IdSpec::Exact(id(500, 0)),
+            false,
+            &fields,
+            Some(&keep3),
+        );
+        assert_eq!(added.unwrap().unwrap().trimmed, 36);
+        let left = range(&db, b"s", id::MIN, id::MAX, None, false).unwrap();
+        assert_eq!(ids(&left), [id(199, 0), id(200, 0), id(500, 0)]);
+        assert_eq!(read(&db, b"s").unwrap().unwrap().h.first_id, id(199, 0));
+        // And all of it, the new entry included.
+        let none = Trim {
+            by: TrimBy::MaxLen(0),
+            approx: false,
+            limit: 0,
+        };
+        let added = add(
+            &db,
+            b"s",
+            IdSpec::Exact(id(501, 0)),
+            false,
+            &fields,
+            Some(&none),
+        );
+        assert_eq!(added.unwrap().unwrap().trimmed, 4);
+        assert!(range(&db, b"s", id::MIN, id::MAX, None, false)
+            .unwrap()
+            .is_empty());
+        let v = read(&db, b"s").unwrap().unwrap();
+        assert_eq!((v.len, v.h.first_id, v.h.last_id), (0, id::MIN, id(501, 0)));
     }
 
     #[test]
