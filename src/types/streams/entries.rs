@@ -294,20 +294,32 @@ fn trim_count(w: &Writer<'_>, db: &Db<'_>, t: &Trim, tail: Option<StreamId>) -> 
     };
     let wanted = match t.by {
         TrimBy::MaxLen(n) => w.len.saturating_sub(n).min(cap),
-        TrimBy::MinId(min) => {
-            // Count the entries below `min`, up to the cap.
-            let mut n = 0;
-            if let Some(below) = id::decr(min) {
-                let mut walk = Walk::new(db, w.key, w.version, w.h.first_id, below, false);
-                while n < cap && walk.next()?.is_some() {
-                    n += 1;
-                }
-                if n < cap && tail.is_some_and(|t| t < min) {
-                    n += 1;
+        TrimBy::MinId(min) => match id::decr(min) {
+            None => 0,
+            // The appended entry is the greatest: everything is below `min`.
+            Some(_) if tail.is_some_and(|t| t < min) => w.len.min(cap),
+            Some(below) => {
+                // Count the entries below `min` from the head and those kept from the tail, in
+                // step: the first walk to end gives the answer after min(removed, kept) steps.
+                let mut head = Walk::new(db, w.key, w.version, w.h.first_id, below, false);
+                let mut back = Walk::new(db, w.key, w.version, min, MAX, true);
+                let mut removed = 0u64;
+                let mut kept = u64::from(tail.is_some());
+                loop {
+                    if removed >= cap {
+                        break cap;
+                    }
+                    if head.next()?.is_none() {
+                        break removed;
+                    }
+                    removed += 1;
+                    if back.next()?.is_none() {
+                        break w.len.saturating_sub(kept).min(cap);
+                    }
+                    kept += 1;
                 }
             }
-            n
-        }
+        },
     };
     Ok(if t.approx {
         wanted - wanted % NODE_ENTRIES
