@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 const G: &str = "stream";
 
+/// The stream family's commands.
 pub(super) const TABLE: &[Spec] = &[
     Spec::new("xadd", -5, WRITE | DENYOOM | FAST, Keys::one(1), xadd)
         .group(G)
@@ -71,6 +72,7 @@ pub(super) const TABLE: &[Spec] = &[
         .doc("A container for stream introspection commands."),
 ];
 
+/// XGROUP's subcommands.
 pub(in crate::commands) const XGROUP_SUBS: &[Sub] = &[
     sub(
         "xgroup|create",
@@ -116,6 +118,7 @@ pub(in crate::commands) const XGROUP_SUBS: &[Sub] = &[
     ),
 ];
 
+/// XINFO's subcommands.
 pub(in crate::commands) const XINFO_SUBS: &[Sub] = &[
     sub(
         "xinfo|consumers",

@@ -43,6 +43,7 @@ pub struct NodePacker {
 }
 
 impl NodePacker {
+    /// A packer with no node started.
     pub fn new() -> NodePacker {
         NodePacker::default()
     }

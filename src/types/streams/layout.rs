@@ -18,10 +18,15 @@ use crate::rdb::StreamId;
 use crate::storage::encoding::read_u64;
 use bytes::Bytes;
 
+/// Tag of an entry's sub-key.
 pub(super) const TAG_ENTRY: u8 = 1;
+/// Tag of a group record.
 pub(super) const TAG_GROUP: u8 = 2;
+/// Tag of a consumer record.
 pub(super) const TAG_CONSUMER: u8 = 3;
+/// Tag of a group PEL entry.
 pub(super) const TAG_PEL: u8 = 4;
+/// Tag of a consumer PEL index entry.
 pub(super) const TAG_CPEL: u8 = 5;
 
 /// The ID as 16 big-endian bytes (Redis's `streamEncodeID`).
@@ -132,6 +137,7 @@ pub struct Header {
 pub const HEADER_LEN: usize = 72;
 
 impl Header {
+    /// The stored bytes.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[..16].copy_from_slice(&id_bytes(self.last_id));
@@ -143,6 +149,7 @@ impl Header {
         b
     }
 
+    /// Reads the stored bytes; None when they are too short.
     pub fn decode(b: &[u8]) -> Option<Header> {
         let b = b.get(..HEADER_LEN)?;
         Some(Header {
@@ -171,6 +178,7 @@ pub struct GroupRec {
 }
 
 impl GroupRec {
+    /// The stored bytes.
     pub fn encode(&self) -> [u8; 48] {
         let mut b = [0u8; 48];
         b[..8].copy_from_slice(&self.gid.to_be_bytes());
@@ -181,6 +189,7 @@ impl GroupRec {
         b
     }
 
+    /// Reads the stored bytes; None when they are too short.
     pub fn decode(b: &[u8]) -> Option<GroupRec> {
         let b = b.get(..48)?;
         Some(GroupRec {
@@ -202,6 +211,7 @@ pub struct ConsumerRec {
 }
 
 impl ConsumerRec {
+    /// The stored bytes.
     pub fn encode(&self) -> [u8; 16] {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&self.seen_time.to_be_bytes());
@@ -209,6 +219,7 @@ impl ConsumerRec {
         b
     }
 
+    /// Reads the stored bytes; None when they are too short.
     pub fn decode(b: &[u8]) -> Option<ConsumerRec> {
         let b = b.get(..16)?;
         Some(ConsumerRec {
@@ -228,6 +239,7 @@ pub struct PelRec {
 }
 
 impl PelRec {
+    /// The stored bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(16 + self.consumer.len());
         b.extend_from_slice(&self.delivery_time.to_be_bytes());
@@ -236,6 +248,7 @@ impl PelRec {
         b
     }
 
+    /// Reads the stored bytes; None when they are too short.
     pub fn decode(b: &[u8]) -> Option<PelRec> {
         if b.len() < 16 {
             return None;

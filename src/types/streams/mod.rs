@@ -75,6 +75,7 @@ impl From<StoreError> for StreamError {
 /// Result alias of the stream operations.
 pub type Result<T, E = StreamError> = std::result::Result<T, E>;
 
+/// A storage corruption error naming what was malformed.
 pub(crate) fn corrupt(what: &'static str) -> StreamError {
     StreamError::Type(TypeError::Storage(StoreError::Corrupt(what)))
 }
@@ -178,6 +179,7 @@ impl<'k> Writer<'k> {
         Ok(())
     }
 
+    /// The stream as it stands in this writer (for reads within the same command).
     pub fn view(&self) -> View {
         View {
             version: self.version,
