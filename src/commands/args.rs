@@ -153,6 +153,17 @@ pub struct OwnedArgs {
 }
 
 impl OwnedArgs {
+    /// Arguments built by a command (a blocked XREAD stores its `$` resolved to IDs).
+    pub fn from_parts<'p>(parts: impl IntoIterator<Item = &'p [u8]>) -> OwnedArgs {
+        let mut base = Vec::new();
+        let mut ranges = Vec::new();
+        for a in parts {
+            ranges.push(base.len()..base.len() + a.len());
+            base.extend_from_slice(a);
+        }
+        OwnedArgs { base, ranges }
+    }
+
     pub fn args(&self) -> Args<'_> {
         Args::new(&self.base, &self.ranges)
     }

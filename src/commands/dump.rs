@@ -6,6 +6,7 @@ use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
 use crate::rdb::{Event, Reader, Writer};
 use crate::server::notify::class;
+use crate::storage::ValueType;
 use crate::types::rdb::{expire_of, write_key, KeyIoError, KeyLoader};
 use bytes::Bytes;
 
@@ -30,6 +31,9 @@ fn key_io(e: KeyIoError) -> CmdError {
 fn dump(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let db = cx.db();
     let key = args.get(1);
+    // A stream's entries are walked twice (to count its nodes, then to write them): no write
+    // may come in between.
+    let _guard = (db.meta(key)?.map(|m| m.ty()) == Some(ValueType::Stream)).then(|| db.lock(key));
     let Some(meta) = db.meta(key)? else {
         return Ok(Reply::Nil);
     };
@@ -118,7 +122,7 @@ fn restore(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
             _ => return Err(bad_format()),
         }
     }
-    if loader.count() == 0 {
+    if !loader.has_value() {
         return Err(bad_format());
     }
     let expire_at = match (ttl, opts.absttl) {

@@ -20,6 +20,7 @@ pub mod ops;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -284,6 +285,24 @@ impl<'a> Context<'a> {
         keys: &[&[u8]],
         deadline: Option<std::time::Instant>,
         timeout_reply: Reply,
+        attempt: impl FnMut(&mut Context<'a>) -> Result<Option<Reply>, CmdError>,
+    ) -> CmdResult {
+        let stored = Stored {
+            args: args.to_owned_args(),
+            serve_all: false,
+        };
+        self.block_with(stored, keys, deadline, timeout_reply, attempt)
+    }
+
+    /// [`Context::block_on`] for a command that is re-run with `stored.args` (XREAD's `$`
+    /// resolved to the IDs it meant when the client blocked) and whose waiters on a key are all
+    /// tried when it gets data (`stored.serve_all`).
+    pub fn block_with(
+        &mut self,
+        stored: Stored,
+        keys: &[&[u8]],
+        deadline: Option<std::time::Instant>,
+        timeout_reply: Reply,
         mut attempt: impl FnMut(&mut Context<'a>) -> Result<Option<Reply>, CmdError>,
     ) -> CmdResult {
         if let Some(reply) = attempt(self)? {
@@ -302,9 +321,10 @@ impl<'a> Context<'a> {
                 db: self.client.db,
                 phys: self.db().phys,
                 keys,
-                args: args.to_owned_args(),
+                args: stored.args,
                 timeout_reply,
                 deadline,
+                serve_all: stored.serve_all,
             },
         );
         // Look again now that writers know about us: a write between the first look and the
@@ -334,6 +354,14 @@ impl<'a> Context<'a> {
     }
 }
 
+/// How a blocked command is re-run (see [`Context::block_with`]).
+pub struct Stored {
+    /// The arguments it is re-run with.
+    pub args: args::OwnedArgs,
+    /// Whether every waiter on a ready key is tried.
+    pub serve_all: bool,
+}
+
 /// Every family's slice of the table.
 fn all_specs() -> impl Iterator<Item = &'static Spec> {
     [
@@ -350,6 +378,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         zsets::TABLE,
         geo::TABLE,
         lists::TABLE,
+        streams::TABLE,
         blocking::TABLE,
         transactions::TABLE,
         acl::TABLE,
@@ -454,6 +483,9 @@ pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
     if let Some(start) = geo::store_keyword_start(spec.name) {
         return geo::key_positions(args, start);
     }
+    if spec.name == "xread" || spec.name == "xreadgroup" {
+        return stream_read_keys(args);
+    }
     let (dest, numkeys_at) = match spec.name {
         "zunionstore" | "zinterstore" | "zdiffstore" => (Some(1), 2),
         "blmpop" | "bzmpop" => (None, 2),
@@ -472,6 +504,30 @@ pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
         return Vec::new();
     };
     dest.into_iter().chain(first..end).collect()
+}
+
+/// XREAD / XREADGROUP's keys: the first half of what follows STREAMS (Redis's
+/// `xreadGetKeys`, which skips the options before it).
+fn stream_read_keys(args: &Args<'_>) -> Vec<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        if args.is(i, "block") || args.is(i, "count") {
+            i += 2;
+        } else if args.is(i, "group") {
+            i += 3;
+        } else if args.is(i, "noack") {
+            i += 1;
+        } else if args.is(i, "streams") {
+            let n = args.len() - i - 1;
+            if n == 0 || !n.is_multiple_of(2) {
+                return Vec::new();
+            }
+            return (i + 1..i + 1 + n / 2).collect();
+        } else {
+            break;
+        }
+    }
+    Vec::new()
 }
 
 /// Redis's reply to an unknown command: the name and up to 128 characters of its arguments.

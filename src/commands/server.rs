@@ -61,6 +61,7 @@ fn flush_mode_ok(args: &Args<'_>) -> Result<(), CmdError> {
 
 fn flush(cx: &mut Context<'_>, logical: &[usize]) -> CmdResult {
     let phys = cx.view.flush(logical)?;
+    cx.shared.blocking.flushed_dbs(&cx.shared.store, &phys);
     if cx.shared.tracking.is_active() {
         cx.shared.tracking.invalidate_all(cx.shared);
     }

@@ -12,6 +12,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod reader;
+pub mod stream;
 pub mod writer;
 pub mod ziplist;
 pub mod zipmap;

@@ -517,12 +517,16 @@ impl<R: BufRead> Reader<R> {
                 None
             };
             let mut pending = Vec::new();
+            // The group's PEL IDs, to check each consumer's without a quadratic scan.
+            let mut pel_ids = std::collections::HashSet::new();
             for _ in 0..self.len("group PEL size")? {
-                pending.push(PendingEntry {
+                let p = PendingEntry {
                     id: self.raw_stream_id("PEL entry ID")?,
                     delivery_time_ms: u64::from_le_bytes(self.array("PEL delivery time")?),
                     delivery_count: self.len("PEL delivery count")?,
-                });
+                };
+                pel_ids.insert(p.id);
+                pending.push(p);
             }
             let mut consumers = Vec::new();
             for _ in 0..self.len("consumer count")? {
@@ -537,7 +541,7 @@ impl<R: BufRead> Reader<R> {
                 for _ in 0..self.len("consumer PEL size")? {
                     let at = self.pos;
                     let id = self.raw_stream_id("consumer PEL entry ID")?;
-                    if !pending.iter().any(|p: &PendingEntry| p.id == id) {
+                    if !pel_ids.contains(&id) {
                         return Err(corrupt(at, "a consumer PEL entry present in the group PEL"));
                     }
                     owned.push(id);

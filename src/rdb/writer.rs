@@ -9,7 +9,7 @@
 //! are packed into 8 KB listpack nodes as Redis does, up to [`LIST_BUFFER_BYTES`]; a longer
 //! list is written as a plain list, which Redis turns into the same quicklist on load.
 
-use super::{crc64::crc64, intset, listpack, lzf, opcodes, types, RdbError};
+use super::{crc64::crc64, intset, listpack, lzf, opcodes, types, RdbError, StreamId};
 use std::io::Write;
 
 /// `hash-max-listpack-entries` / `zset-max-listpack-entries` defaults.
@@ -127,6 +127,48 @@ enum Pending {
         /// Finished quicklist nodes and the one being filled; None once streaming plain.
         nodes: Option<(Vec<Vec<u8>>, listpack::Writer, usize)>,
     },
+    /// A stream, written as it comes (nodes, then its metadata and groups); the counts left
+    /// of each part, checked as the parts arrive.
+    Stream(StreamParts),
+}
+
+/// What is left to write of a stream.
+#[derive(Default)]
+struct StreamParts {
+    nodes: u64,
+    meta: bool,
+    groups: u64,
+    /// Pending entries left in the current group's PEL.
+    pel: u64,
+    /// Consumers left in the current group; None until they are announced.
+    consumers: Option<u64>,
+    /// IDs left in the current consumer's PEL.
+    consumer_pel: u64,
+    /// A group was started (its consumers must follow).
+    group_open: bool,
+}
+
+impl StreamParts {
+    /// Whether the current group (if any) is complete.
+    fn group_done(&self) -> bool {
+        self.pel == 0
+            && self.consumer_pel == 0
+            && match self.consumers {
+                Some(n) => n == 0,
+                None => !self.group_open,
+            }
+    }
+}
+
+/// A stream's metadata as RDB stores it after its nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamHeader {
+    pub length: u64,
+    pub last_id: StreamId,
+    pub first_id: StreamId,
+    pub max_deleted: StreamId,
+    pub entries_added: u64,
+    pub groups: u64,
 }
 
 /// Writes an RDB file, or a DUMP payload (see [`Writer::payload`]).
@@ -310,6 +352,158 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Starts a stream of `nodes` listpack nodes (see [`super::stream::NodePacker`]); follow
+    /// with [`Writer::stream_node`] for each, [`Writer::stream_meta`], then per group
+    /// [`Writer::stream_group`], its PEL entries, [`Writer::stream_consumers`] and each
+    /// consumer with its PEL, and [`Writer::end`]. RDB 10 gets `STREAM_LISTPACKS_2` (Redis
+    /// 7.0), RDB 9 `STREAM_LISTPACKS` (Redis 5 and 6: no first ID, greatest deleted ID,
+    /// entries-added or entries-read); older versions have no streams.
+    pub fn begin_stream(&mut self, key: &[u8], expire_ms: Option<i64>, nodes: u64) -> Result<()> {
+        self.busy()?;
+        let t = match self.version {
+            10.. => types::STREAM_LISTPACKS_2,
+            9 => types::STREAM_LISTPACKS,
+            v => {
+                return Err(RdbError::Unsupported(format!(
+                    "streams need RDB version 9 or later (Redis 5.0), not {v}"
+                )))
+            }
+        };
+        self.header(t, key, expire_ms)?;
+        self.out.len(nodes)?;
+        self.pending = Some(Pending::Stream(StreamParts {
+            nodes,
+            ..StreamParts::default()
+        }));
+        Ok(())
+    }
+
+    fn stream_parts(&mut self, what: &str) -> Result<&mut StreamParts> {
+        match &mut self.pending {
+            Some(Pending::Stream(p)) => Ok(p),
+            _ => Err(Self::mismatch(what)),
+        }
+    }
+
+    /// One node of the stream: its master ID and listpack.
+    pub fn stream_node(&mut self, master: StreamId, listpack: &[u8]) -> Result<()> {
+        let p = self.stream_parts("a stream node")?;
+        if p.nodes == 0 {
+            return Err(Self::mismatch("a stream node"));
+        }
+        p.nodes -= 1;
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&master.ms.to_be_bytes());
+        key[8..].copy_from_slice(&master.seq.to_be_bytes());
+        self.out.string(&key)?;
+        self.out.string(listpack)
+    }
+
+    /// The stream's metadata, after its nodes.
+    pub fn stream_meta(&mut self, h: &StreamHeader) -> Result<()> {
+        let v2 = self.version >= 10;
+        let p = self.stream_parts("stream metadata")?;
+        if p.nodes != 0 || p.meta {
+            return Err(Self::mismatch("stream metadata"));
+        }
+        p.meta = true;
+        p.groups = h.groups;
+        self.out.len(h.length)?;
+        self.out.len(h.last_id.ms)?;
+        self.out.len(h.last_id.seq)?;
+        if v2 {
+            self.out.len(h.first_id.ms)?;
+            self.out.len(h.first_id.seq)?;
+            self.out.len(h.max_deleted.ms)?;
+            self.out.len(h.max_deleted.seq)?;
+            self.out.len(h.entries_added)?;
+        }
+        self.out.len(h.groups)
+    }
+
+    /// A consumer group (in name order), followed by its `pel` pending entries.
+    /// `entries_read` is -1 when unknown (written as Redis writes it, cast to unsigned).
+    pub fn stream_group(
+        &mut self,
+        name: &[u8],
+        last_id: StreamId,
+        entries_read: i64,
+        pel: u64,
+    ) -> Result<()> {
+        let v2 = self.version >= 10;
+        let p = self.stream_parts("a consumer group")?;
+        if !p.meta || p.groups == 0 || !p.group_done() {
+            return Err(Self::mismatch("a consumer group"));
+        }
+        p.groups -= 1;
+        p.pel = pel;
+        p.consumers = None;
+        p.group_open = true;
+        self.out.string(name)?;
+        self.out.len(last_id.ms)?;
+        self.out.len(last_id.seq)?;
+        if v2 {
+            self.out.len(entries_read as u64)?;
+        }
+        self.out.len(pel)
+    }
+
+    /// One entry of the current group's PEL, in ID order.
+    pub fn stream_pel_entry(
+        &mut self,
+        id: StreamId,
+        delivery_time_ms: u64,
+        delivery_count: u64,
+    ) -> Result<()> {
+        let p = self.stream_parts("a pending entry")?;
+        if p.pel == 0 {
+            return Err(Self::mismatch("a pending entry"));
+        }
+        p.pel -= 1;
+        self.raw_id(id)?;
+        self.out.put(&delivery_time_ms.to_le_bytes())?;
+        self.out.len(delivery_count)
+    }
+
+    /// How many consumers the current group has, after its PEL.
+    pub fn stream_consumers(&mut self, n: u64) -> Result<()> {
+        let p = self.stream_parts("stream consumers")?;
+        if p.pel != 0 || p.consumers.is_some() {
+            return Err(Self::mismatch("stream consumers"));
+        }
+        p.consumers = Some(n);
+        self.out.len(n)
+    }
+
+    /// A consumer (in name order), followed by the `pel` IDs it owns.
+    pub fn stream_consumer(&mut self, name: &[u8], seen_time_ms: u64, pel: u64) -> Result<()> {
+        let p = self.stream_parts("a stream consumer")?;
+        match p.consumers {
+            Some(n) if n > 0 && p.consumer_pel == 0 => p.consumers = Some(n - 1),
+            _ => return Err(Self::mismatch("a stream consumer")),
+        }
+        p.consumer_pel = pel;
+        self.out.string(name)?;
+        self.out.put(&seen_time_ms.to_le_bytes())?;
+        self.out.len(pel)
+    }
+
+    /// One ID of the current consumer's PEL, in ID order.
+    pub fn stream_consumer_pel(&mut self, id: StreamId) -> Result<()> {
+        let p = self.stream_parts("a consumer's pending entry")?;
+        if p.consumer_pel == 0 {
+            return Err(Self::mismatch("a consumer's pending entry"));
+        }
+        p.consumer_pel -= 1;
+        self.raw_id(id)
+    }
+
+    /// An ID in 16 raw big-endian bytes, as rax keys are stored.
+    fn raw_id(&mut self, id: StreamId) -> Result<()> {
+        self.out.put(&id.ms.to_be_bytes())?;
+        self.out.put(&id.seq.to_be_bytes())
+    }
+
     fn mismatch(what: &str) -> RdbError {
         RdbError::Unsupported(format!(
             "{what} added to a key of another type or past its count"
@@ -456,6 +650,14 @@ impl<W: Write> Writer<W> {
             | Pending::Hash { count, added, .. }
             | Pending::ZSet { count, added, .. }
             | Pending::List { count, added, .. } => (*count, *added),
+            Pending::Stream(p) => {
+                if p.nodes != 0 || !p.meta || p.groups != 0 || !p.group_done() {
+                    return Err(RdbError::Unsupported(
+                        "a stream ended before all of its parts were written".into(),
+                    ));
+                }
+                return Ok(());
+            }
         };
         if count != added {
             return Err(RdbError::Unsupported(format!(

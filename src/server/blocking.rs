@@ -34,6 +34,9 @@ pub struct Waiter {
     timeout_reply: Reply,
     /// None: wait forever.
     pub deadline: Option<Instant>,
+    /// Every waiter on a ready key is tried, one that finds nothing does not stop the others
+    /// (stream readers: an XADD can serve them all, and each waits for its own ID).
+    serve_all: bool,
     state: Mutex<State>,
     notify: Notify,
 }
@@ -145,6 +148,8 @@ pub struct Registration<'a> {
     pub args: OwnedArgs,
     pub timeout_reply: Reply,
     pub deadline: Option<Instant>,
+    /// See [`Waiter`]'s `serve_all`.
+    pub serve_all: bool,
 }
 
 impl Blocking {
@@ -156,6 +161,7 @@ impl Blocking {
             args: r.args,
             timeout_reply: r.timeout_reply,
             deadline: r.deadline,
+            serve_all: r.serve_all,
             state: Mutex::new(State::Pending { missed: false }),
             notify: Notify::new(),
         });
@@ -201,10 +207,14 @@ impl Blocking {
         self.remove(store, w);
     }
 
-    /// Claims the first claimable waiter queued on `key`, flagging Pending ones to look again.
-    fn claim_first(&self, key: &ReadyKey) -> Option<Arc<Waiter>> {
+    /// Claims the first claimable waiter queued on `key` that is not in `tried`, flagging
+    /// Pending ones to look again.
+    fn claim_first(&self, key: &ReadyKey, tried: &[Arc<Waiter>]) -> Option<Arc<Waiter>> {
         let inner = self.inner.lock();
         for w in inner.queues.get(key)? {
+            if tried.iter().any(|t| Arc::ptr_eq(t, w)) {
+                continue;
+            }
             let mut s = w.state.lock();
             match *s {
                 State::Pending { .. } => *s = State::Pending { missed: true },
@@ -309,6 +319,22 @@ impl Blocking {
         store.ready.push(ready);
     }
 
+    /// FLUSHDB / FLUSHALL: the keys clients wait on in these physical databases are ready, so
+    /// a blocked XREADGROUP learns that its stream is gone (the others find nothing and wait).
+    pub fn flushed_dbs(&self, store: &Store, phys: &[u8]) {
+        let ready: Vec<ReadyKey> = self
+            .inner
+            .lock()
+            .queues
+            .keys()
+            .filter(|(p, _)| phys.contains(p))
+            .cloned()
+            .collect();
+        if !ready.is_empty() {
+            store.ready.push(ready);
+        }
+    }
+
     /// Number of blocked clients (INFO `blocked_clients`).
     pub fn len(&self) -> usize {
         self.inner.lock().clients.len()
@@ -345,9 +371,13 @@ impl StateKind {
 pub fn serve_ready(shared: &Arc<Shared>) {
     while shared.store.ready.has_pending() {
         for key in shared.store.ready.take() {
-            while let Some(w) = shared.blocking.claim_first(&key) {
+            // Stream readers that found nothing, skipped by the next claims of this key.
+            let mut tried: Vec<Arc<Waiter>> = Vec::new();
+            while let Some(w) = shared.blocking.claim_first(&key, &tried) {
                 let mut client = Client::new(Arc::clone(&w.client), true);
                 client.select(w.db);
+                // The reply's shape may depend on the protocol (XREAD answers a map in RESP3).
+                client.resp3 = w.client.resp.load(Ordering::Relaxed) == 3;
                 let outcome =
                     commands::execute(shared, &mut client, &w.args.args(), BlockMode::Serve);
                 match outcome {
@@ -360,7 +390,10 @@ pub fn serve_ready(shared: &Arc<Shared>) {
                         *w.state.lock() = State::Waiting;
                         // Its connection may have timed out meanwhile and be waiting to cancel.
                         w.notify.notify_one();
-                        break;
+                        if !w.serve_all {
+                            break;
+                        }
+                        tried.push(w);
                     }
                 }
             }

@@ -366,6 +366,10 @@ fn spawn_maintenance(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 } else {
                     Ok(0)
                 };
+                // An expired stream ends its group readers' waits (UNBLOCKED), as in Redis.
+                if store.ready.has_pending() {
+                    blocking::serve_ready(&shared);
+                }
                 // Expired keys invalidate what clients cached, as any write does.
                 if shared.tracking.is_active() {
                     let keys = crate::storage::written::take();

@@ -10,6 +10,11 @@
 //! | `zscore` | db · keylen(u32) · user key · version(u64) · score(8) · member | empty |
 //! | `expire` | db · expire-at ms(u64) · user key | empty |
 //! | `default` | server records (schema version, key counts, version high-water mark, db map) | |
+//!
+//! A stream's sub-keys start with a tag byte so each kind is one contiguous range: `1` entries
+//! (`ms · seq`), `2` groups (by name), `3` consumers, `4` group PELs and `5` per-consumer PEL
+//! indexes (the last three under the group's number); its metadata carries a header after the
+//! collection header. `types::streams::layout` has the details.
 
 use super::StoreError;
 

@@ -826,7 +826,9 @@ impl<'a> Batch<'a> {
         let blockable = [ValueType::List, ValueType::ZSet, ValueType::Stream]
             .iter()
             .any(|&t| value[0] == t as u8);
-        if blockable && store.ready.is_armed() {
+        // A stream overwritten by another type is news too: its group readers get an error.
+        let was_stream = old.is_some_and(|m| m.ty() == ValueType::Stream);
+        if (blockable || was_stream) && store.ready.is_armed() {
             self.ready.push((phys, key.to_vec()));
         }
     }
@@ -844,6 +846,10 @@ impl<'a> Batch<'a> {
         self.wb.delete_cf(store.cf(CF_META), meta_key(phys, key));
         self.cached.push((phys, key.to_vec(), None));
         self.delta(phys, -1, -i64::from(old.expire_at() != 0));
+        // Clients blocked in XREADGROUP on a deleted stream are woken with an error.
+        if old.ty() == ValueType::Stream && store.ready.is_armed() {
+            self.ready.push((phys, key.to_vec()));
+        }
     }
 
     /// Notes that the batch removes or replaces an expired key, for the expiry hook. Redis

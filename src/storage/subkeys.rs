@@ -155,7 +155,62 @@ impl<'a> Db<'a> {
     }
 }
 
+impl<'a> Db<'a> {
+    /// Iterates the sub-keys of a collection version in `[lower, upper)` (sub-key suffixes), in
+    /// byte order or reversed. The bounds are handed to RocksDB, so a walk never reads past
+    /// them; a walk that starts at a live key also never visits the deletions before it (a
+    /// queue trimmed at its head keeps its tombstones behind `lower`).
+    pub fn iter_subs_between(
+        &self,
+        cf: SubCf,
+        key: &[u8],
+        version: u64,
+        lower: &[u8],
+        upper: &[u8],
+        reverse: bool,
+    ) -> SubIter<'a> {
+        let store = self.store;
+        let prefix = data_prefix(self.phys, key, version);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound([prefix.as_slice(), lower].concat());
+        ro.set_iterate_upper_bound([prefix.as_slice(), upper].concat());
+        let mut it = store.rocks().raw_iterator_cf_opt(store.cf(cf.name()), ro);
+        if reverse {
+            it.seek_to_last();
+        } else {
+            it.seek_to_first();
+        }
+        SubIter {
+            it,
+            prefix_len: prefix.len(),
+            prefix,
+            reverse,
+            started: false,
+        }
+    }
+}
+
 impl<'a> Batch<'a> {
+    /// Deletes the sub-keys of a collection version in `[lower, upper)` with one range
+    /// deletion.
+    pub fn delete_sub_range(
+        &mut self,
+        cf: SubCf,
+        phys: u8,
+        key: &[u8],
+        version: u64,
+        lower: &[u8],
+        upper: &[u8],
+    ) {
+        self.touch(phys, key);
+        let handle = self.store.cf(cf.name());
+        self.raw().delete_range_cf(
+            handle,
+            sub_key(phys, key, version, lower),
+            sub_key(phys, key, version, upper),
+        );
+    }
+
     /// Writes one sub-key of a collection version.
     pub fn put_sub(
         &mut self,

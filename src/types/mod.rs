@@ -10,6 +10,7 @@ pub mod keyspace;
 pub mod lists;
 pub mod rdb;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod zsets;
 

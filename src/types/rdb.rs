@@ -6,6 +6,7 @@
 //! whose elements span several write batches stays invisible until it is complete; an
 //! abandoned load leaves only unreferenced sub-keys, which the compaction filter drops.
 
+use super::streams::rdb::{write_stream, StreamLoad};
 use super::zsets;
 use crate::rdb::{Chunk, Kind, RdbError, Writer};
 use crate::storage::encoding::data_prefix;
@@ -27,6 +28,10 @@ pub enum KeyIoError {
     /// A type Basalt does not store yet.
     #[error("{0}")]
     Unsupported(String),
+    /// A value that decodes but breaks its type's rules (a stream's entries out of order, a
+    /// pending entry without a consumer...).
+    #[error("invalid value: {0}")]
+    Invalid(&'static str),
 }
 
 /// Builds one key from decoded chunks.
@@ -47,6 +52,8 @@ pub struct KeyLoader {
     /// The sub-key being written: the collection's prefix, then the element (reused).
     sub: Vec<u8>,
     prefix_len: usize,
+    /// A stream's entries and metadata loaded so far (boxed: most keys are not streams).
+    stream: Option<Box<StreamLoad>>,
 }
 
 /// A 128-bit fingerprint of an element, for the duplicate check: two independent 64-bit
@@ -80,11 +87,6 @@ impl KeyLoader {
     pub fn new(db: &Db<'_>, key: &[u8], kind: Kind) -> Result<KeyLoader, KeyIoError> {
         let version = match kind {
             Kind::String => 0,
-            Kind::Stream => {
-                return Err(KeyIoError::Unsupported(
-                    "streams are not supported by Basalt yet".into(),
-                ))
-            }
             _ => db.store.next_version()?,
         };
         let sub = data_prefix(db.phys, key, version);
@@ -100,12 +102,25 @@ impl KeyLoader {
             dropped_field_ttls: 0,
             prefix_len: sub.len(),
             sub,
+            stream: (kind == Kind::Stream).then(Box::default),
         })
     }
 
-    /// Elements added so far.
+    /// Elements added so far (a stream's entries).
     pub fn count(&self) -> u64 {
-        self.count
+        match &self.stream {
+            Some(s) => s.count(),
+            None => self.count,
+        }
+    }
+
+    /// Whether the key has a value to store: elements, or for a stream (which may be empty)
+    /// its metadata.
+    pub fn has_value(&self) -> bool {
+        match &self.stream {
+            Some(s) => s.complete(),
+            None => self.count > 0,
+        }
     }
 
     fn first_time(&mut self, element: &[u8], what: &'static str) -> Result<(), KeyIoError> {
@@ -172,6 +187,16 @@ impl KeyLoader {
                     self.count += 1;
                 }
             }
+            (Kind::Stream, Chunk::StreamEntries(entries)) => {
+                if let Some(s) = self.stream.as_mut() {
+                    s.entries(batch, phys, &self.key, version, entries)?;
+                }
+            }
+            (Kind::Stream, Chunk::StreamMeta(meta)) => {
+                if let Some(s) = self.stream.as_mut() {
+                    s.meta(batch, phys, &self.key, version, &meta)?;
+                }
+            }
             _ => return Err(mismatch()),
         }
         Ok(())
@@ -190,7 +215,9 @@ impl KeyLoader {
                 Some(v) => Meta::encode_string(v, expire_at),
                 None => return Ok(false),
             },
-            _ if self.count == 0 => return Ok(false),
+            Kind::List | Kind::Set | Kind::ZSet | Kind::Hash if self.count == 0 => {
+                return Ok(false)
+            }
             Kind::List => {
                 let mut m =
                     Meta::encode_collection(ValueType::List, expire_at, self.version, self.count);
@@ -206,7 +233,14 @@ impl KeyLoader {
             Kind::Hash => {
                 Meta::encode_collection(ValueType::Hash, expire_at, self.version, self.count)
             }
-            Kind::Stream => return Ok(false),
+            Kind::Stream => match self
+                .stream
+                .as_ref()
+                .and_then(|s| s.meta_bytes(expire_at, self.version))
+            {
+                Some(m) => m,
+                None => return Ok(false),
+            },
         };
         batch.put_meta(self.phys, &self.key, old, &meta);
         Ok(true)
@@ -237,11 +271,7 @@ pub fn write_key<W: Write>(
     };
     match meta.ty() {
         ValueType::String => return Ok(w.string(key, expire_ms, meta.string_value())?),
-        ValueType::Stream => {
-            return Err(KeyIoError::Unsupported(
-                "streams are not supported by Basalt yet".into(),
-            ))
-        }
+        ValueType::Stream => return write_stream(db, key, meta, expire_ms, w),
         ValueType::List => {
             w.begin_list(key, expire_ms, count)?;
             let mut it = db.iter_subs(SubCf::Data, key, version, None, false);

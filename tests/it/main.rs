@@ -31,6 +31,8 @@
 //! - `rdb`: `basalt-rdb` import/export/inspect and DUMP/RESTORE against redis-server.
 //! - `cache`: the hot-key cache against a model under concurrent writes, cache on/off
 //!   differential, the memory budget's RSS bound, CONFIG SET maxmemory.
+//! - `streams`, `diff_streams`: stream commands with their errors, blocking reads, RESP3,
+//!   notifications, and random command streams compared with redis-server.
 
 mod acl;
 mod admin;
@@ -44,6 +46,7 @@ mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
 mod diff_sets;
+mod diff_streams;
 mod diff_transactions;
 mod diff_zsets;
 mod differential;
@@ -56,5 +59,6 @@ mod pubsub;
 mod rdb;
 mod redis_py;
 mod smoke;
+mod streams;
 mod tracking;
 mod transactions;

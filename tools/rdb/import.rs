@@ -11,7 +11,7 @@
 
 use crate::{open_rdb, open_store, per_sec, printable, progress};
 use anyhow::{bail, Context, Result};
-use basalt::rdb::{Event, KeyHeader, Kind, RdbError, Reader};
+use basalt::rdb::{Chunk, Event, KeyHeader, Kind, RdbError, Reader};
 use basalt::storage::{Batch, Db, Meta, Store, View};
 use basalt::types::rdb::{KeyIoError, KeyLoader};
 use basalt::util::glob::glob_match;
@@ -71,7 +71,6 @@ enum Verdict {
     Import { expire_at: u64 },
     Filtered,
     Expired,
-    Unsupported,
 }
 
 struct Filters {
@@ -92,9 +91,6 @@ impl Filters {
                 .is_some_and(|p| !glob_match(p, &h.key, false))
         {
             return Verdict::Filtered;
-        }
-        if h.kind == Kind::Stream {
-            return Verdict::Unsupported;
         }
         match h.expire_ms {
             Some(at) if at <= self.now as i64 => {
@@ -120,7 +116,6 @@ struct Stats {
     filtered: u64,
     expired: u64,
     existing: u64,
-    unsupported: u64,
     empty: u64,
     functions: u64,
     expired_fields: u64,
@@ -185,7 +180,7 @@ enum Current {
     /// Dry run: elements counted only.
     Count(Kind, u64),
     Load {
-        loader: KeyLoader,
+        loader: Box<KeyLoader>,
         kind: Kind,
         old: Option<Meta>,
         expire_at: u64,
@@ -240,7 +235,10 @@ impl<'a> Importer<'a> {
                         .map_err(|e| key_error(&e))?;
                     self.flush(false)?;
                 }
-                Current::Count(_, n) => *n += chunk.len() as u64,
+                // A stream's metadata is not an element.
+                Current::Count(_, n) if !matches!(chunk, Chunk::StreamMeta(_)) => {
+                    *n += chunk.len() as u64
+                }
                 _ => {}
             },
             Event::KeyEnd => self.end()?,
@@ -260,10 +258,6 @@ impl<'a> Importer<'a> {
             }
             Verdict::Expired => {
                 self.stats.expired += 1;
-                Current::Skip
-            }
-            Verdict::Unsupported => {
-                self.stats.unsupported += 1;
                 Current::Skip
             }
             Verdict::Import { expire_at } => {
@@ -292,7 +286,7 @@ impl<'a> Importer<'a> {
                 } else {
                     let loader = KeyLoader::new(&db, &h.key, h.kind).map_err(|e| key_error(&e))?;
                     Current::Load {
-                        loader,
+                        loader: Box::new(loader),
                         kind: h.kind,
                         old,
                         expire_at,
@@ -325,7 +319,8 @@ impl<'a> Importer<'a> {
                 self.flush(false)?;
             }
             Current::Count(kind, n) => {
-                if n == 0 {
+                // An empty stream is still a stream.
+                if n == 0 && kind != Kind::Stream {
                     self.stats.empty += 1;
                 } else {
                     self.stats.elements += n;
@@ -557,8 +552,8 @@ pub fn run(args: ImportArgs) -> Result<()> {
         per_sec(size, secs) / 1e6,
     );
     println!(
-        "skipped: {} expired, {} already present, {} filtered out, {} empty, {} streams (not supported yet)",
-        s.expired, s.existing, s.filtered, s.empty, s.unsupported
+        "skipped: {} expired, {} already present, {} filtered out, {} empty",
+        s.expired, s.existing, s.filtered, s.empty
     );
     if s.functions > 0 {
         println!("function libraries: {}", s.functions);
