@@ -30,7 +30,9 @@ fn key_io(e: KeyIoError) -> CmdError {
 fn dump(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let db = cx.db();
     let key = args.get(1);
-    let Some(meta) = db.meta(key)? else {
+    // A fragmented string is read under its key lock (see `Db::meta_for_read`).
+    let (_guard, meta) = db.meta_for_read(key)?;
+    let Some(meta) = meta else {
         return Ok(Reply::Nil);
     };
     let mut w = Writer::payload();
