@@ -102,8 +102,29 @@ fn bit_range(len: u64, start: i64, end: i64, unit: Unit) -> Option<(u64, u64)> {
     })
 }
 
-/// Set bits in `bytes`, eight bytes at a time.
+/// Set bits in `bytes`, eight bytes at a time, with the CPU's population count instruction when
+/// it has one (the default x86-64 target does not assume it, and the portable fallback costs
+/// about ten instructions a word: BITCOUNT of a 128 KB bitmap spent most of its time there).
 fn popcount_bytes(bytes: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt, checked just above.
+            return unsafe { popcount_popcnt(bytes) };
+        }
+    }
+    popcount_words(bytes)
+}
+
+/// [`popcount_words`] compiled with the popcnt instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn popcount_popcnt(bytes: &[u8]) -> u64 {
+    popcount_words(bytes)
+}
+
+#[inline(always)]
+fn popcount_words(bytes: &[u8]) -> u64 {
     let mut words = bytes.chunks_exact(8);
     let mut n: u64 = words
         .by_ref()
@@ -664,6 +685,13 @@ mod tests {
         let v = [0xffu8, 0x0f, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(popcount_bytes(&v), 8 + 4 + 4 + 6 * 8 + 1);
         assert_eq!(popcount_bytes(&[]), 0);
+        let long: Vec<u8> = (0..1000u32).map(|i| (i * 37) as u8).collect();
+        let slow: u64 = long.iter().map(|b| u64::from(b.count_ones())).sum();
+        assert_eq!(popcount_bytes(&long), slow);
+        assert_eq!(
+            popcount_words(&long[3..]),
+            slow - u64::from(long[..3].iter().map(|b| b.count_ones()).sum::<u32>())
+        );
         assert_eq!(
             (head_mask(0), head_mask(3), head_mask(7)),
             (0xff, 0x1f, 0x01)
