@@ -16,11 +16,13 @@
 //! used for the decision are in docs/ARCHITECTURE.md.
 
 use basalt::config::Config;
+use basalt::storage::strings::FRAGMENT_SIZE;
 use basalt::storage::subkeys::SubCf;
 use basalt::storage::{Meta, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::hint::black_box;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -157,15 +159,16 @@ fn get_fragmented(store: &Store, m: u64, frag: u64) -> f64 {
 
 /// A 128 KB value of `frag`-byte fragments, overwritten at random `writes` times (each write a
 /// whole fragment, as SETBIT does), then read whole `reads` times by an iterator and by batched
-/// point reads; with `settle`, flushed and compacted first. Returns (iterator, point reads)
-/// ops/s.
+/// point reads, and (for the fragment size in use) by `StrReader::visit`, which starts with an
+/// iterator and turns to point reads over hot fragments; with `settle`, flushed and compacted
+/// first. Returns (iterator, point reads, reader) ops/s.
 fn scan_after_writes(
     store: &Store,
     frag: u64,
     writes: u64,
     settle: bool,
     rng: &mut StdRng,
-) -> (f64, f64) {
+) -> (f64, f64, Option<f64>) {
     let view = store.view();
     let db = view.db(0).unwrap();
     let key = format!("scan:{frag}:{writes}:{settle}").into_bytes();
@@ -206,7 +209,20 @@ fn scan_after_writes(
         }
         black_box(ones);
     });
-    (iter, points)
+    let reader = (frag == FRAGMENT_SIZE).then(|| {
+        rate(reads, |_| {
+            let meta = db.meta(&key).unwrap().unwrap();
+            let mut ones = 0u64;
+            db.string_reader(&key, meta)
+                .visit(0, u64::MAX, |_, v| {
+                    ones += v.len() as u64 + u64::from(v[v.len() / 2]);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            black_box(ones);
+        })
+    });
+    (iter, points, reader)
 }
 
 fn main() {
@@ -214,12 +230,13 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(7);
     let t = open_store();
     let store = &t.store;
-    println!("128 KB scan after overwrites (iterator / point reads), ops/s:");
+    println!("128 KB scan after overwrites (iterator / point reads / StrReader), ops/s:");
     for f in [1024u64, 2048, 4096, 16384] {
         for (writes, settle) in [(0, true), (50_000, false)] {
-            let (it, pt) = scan_after_writes(store, f, writes, settle, &mut rng);
+            let (it, pt, rd) = scan_after_writes(store, f, writes, settle, &mut rng);
+            let rd = rd.map_or(String::new(), |r| format!(" {r:>9.0}"));
             println!(
-                "  fragment {f:>6} writes {writes:>6} settled {settle:<5} {it:>9.0} {pt:>9.0}"
+                "  fragment {f:>6} writes {writes:>6} settled {settle:<5} {it:>9.0} {pt:>9.0}{rd}"
             );
         }
     }

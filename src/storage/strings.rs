@@ -358,12 +358,11 @@ impl<'a> StrReader<'a> {
         let mut out = zeroed(end - start)?;
         let (first, last) = (fragment_of(start), fragment_of(end - 1));
         if last - first < POINT_READ_FRAGMENTS {
-            let version = self.meta.version();
+            let (version, store) = (self.meta.version(), self.db.store);
             for n in first..=last {
-                let Some(v) = self
-                    .db
-                    .get_sub(SubCf::Data, &self.key, version, &frag_sub(n))?
-                else {
+                // Pinned: GETBIT wants one byte of a 4 KB fragment, not a copy of it.
+                let k = sub_key(self.db.phys, &self.key, version, &frag_sub(n));
+                let Some(v) = store.rocks().get_pinned_cf(store.cf(CF_DATA), k)? else {
                     continue;
                 };
                 let off = n * FRAGMENT_SIZE;
@@ -544,12 +543,13 @@ impl StrEdit {
             }
         } else {
             let stored = db.get_sub(SubCf::Data, &self.key, *version, &frag_sub(n))?;
-            let mut bytes = stored.as_deref().unwrap_or_default().to_vec();
+            let present = stored.is_some();
+            let mut bytes = stored.unwrap_or_default();
             bytes.resize(FRAG, 0);
             Frag {
                 bytes,
                 dirty: false,
-                stored: stored.is_some(),
+                stored: present,
             }
         };
         Ok(Some(slot.insert(frag)))
