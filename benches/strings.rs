@@ -7,7 +7,8 @@
 //! - `inline N`: one partial write to an inline value of N bytes as an inline write costs it:
 //!   read the metadata (the whole value), change one byte at a random offset, write it back.
 //! - `fragment F`: the same change to a fragmented value of 1 MB made of F-byte fragments: read
-//!   the metadata (26 bytes), read the fragment holding the offset, write it back.
+//!   the metadata (26 bytes), read the fragment holding the offset, write it back (the whole
+//!   fragment: a dense bitmap's fragments have no zero run to leave out).
 //! - `get inline M` / `get fragments M/F`: reading a whole value of M bytes, inline (one point
 //!   read) or as F-byte fragments (a seek and an iterator walk, copied into one buffer).
 //!
@@ -91,7 +92,7 @@ fn put_fragmented(store: &Store, key: &[u8], len: u64, frag: u64) -> u64 {
     let mut b = db.batch();
     for n in 0..len.div_ceil(frag) {
         let bytes = vec![7u8; frag.min(len - n * frag) as usize];
-        b.put_sub(SubCf::Data, 0, key, version, &n.to_be_bytes(), &bytes);
+        b.put_fragment(0, key, version, n, &bytes, false);
     }
     b.put_meta(0, key, None, &Meta::encode_fragmented(0, version, len));
     b.commit().unwrap();
@@ -179,7 +180,7 @@ fn scan_after_writes(
         let n = rng.random_range(0..frags);
         let mut b = db.batch();
         let bytes = vec![rng.random::<u8>() | 1; frag as usize];
-        b.put_sub(SubCf::Data, 0, &key, version, &n.to_be_bytes(), &bytes);
+        b.put_fragment(0, &key, version, n, &bytes, false);
         b.commit().unwrap();
     }
     if settle {

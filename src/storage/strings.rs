@@ -6,10 +6,11 @@
 //!   whatever the size, and so do partial writes while the value stays within [`INLINE_MAX`].
 //! - **Fragmented**: the metadata holds a version and the length (O(1) STRLEN); the bytes live in
 //!   `data` under `db · keylen · key · version` as fragments of [`FRAGMENT_SIZE`] bytes keyed by
-//!   fragment number (u64, big-endian). A fragment is stored without its trailing zero bytes,
-//!   and not at all when it is all zeros: a missing fragment, or the part of one past its stored
-//!   bytes, reads as zeros. So a sparse bitmap costs only its non-zero fragments, and
-//!   `SETBIT k 4294967295 1` writes one fragment and a 26-byte metadata entry.
+//!   fragment number (u64, big-endian). A fragment is stored without its leading and trailing
+//!   zero bytes (a 2-byte header says how many leading ones were left out), and not at all when
+//!   it is all zeros: a missing fragment, or any byte outside the stored run, reads as zero. So a
+//!   sparse bitmap costs only its set bytes, and `SETBIT k 4294967295 1` writes a 3-byte
+//!   fragment and a 26-byte metadata entry.
 //!
 //! A partial write (SETBIT, BITFIELD, SETRANGE, APPEND; [`StrEdit`]) that leaves a value longer
 //! than [`INLINE_MAX`] turns an inline value into a fragmented one (once: its bytes are written
@@ -63,10 +64,39 @@ fn zeroed(len: u64) -> Result<Vec<u8>> {
     Ok(v)
 }
 
-/// `bytes` without its trailing zero bytes (how a fragment is stored).
-fn trim_zeros(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    &bytes[..end]
+/// Bytes of a stored fragment's header: how many leading zero bytes were left out (u16 BE).
+const FRAG_HEADER: usize = 2;
+const _: () = assert!(
+    FRAGMENT_SIZE <= 1 << 16,
+    "a fragment offset must fit the header"
+);
+
+/// The non-zero run of `bytes`: its offset and the bytes from the first to the last non-zero
+/// one; None when all are zero.
+fn nonzero_run(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let first = bytes.iter().position(|&b| b != 0)?;
+    let last = bytes.iter().rposition(|&b| b != 0)?;
+    Some((first, &bytes[first..=last]))
+}
+
+/// A fragment as stored: the offset of its non-zero run (u16 BE), then the run.
+fn encode_frag(skip: usize, run: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(FRAG_HEADER + run.len());
+    v.extend_from_slice(&(skip as u16).to_be_bytes());
+    v.extend_from_slice(run);
+    v
+}
+
+/// A stored fragment's run: its offset within the fragment and its bytes.
+fn decode_frag(v: &[u8]) -> Result<(u64, &[u8])> {
+    let corrupt = || StoreError::Corrupt("string fragment value");
+    let head = v.get(..FRAG_HEADER).ok_or_else(corrupt)?;
+    let skip = u64::from(u16::from_be_bytes([head[0], head[1]]));
+    let run = &v[FRAG_HEADER..];
+    if skip + run.len() as u64 > FRAGMENT_SIZE {
+        return Err(corrupt());
+    }
+    Ok((skip, run))
 }
 
 type RawIter<'a> = DBRawIteratorWithThreadMode<'a, DB>;
@@ -289,24 +319,29 @@ impl<'a> StrReader<'a> {
             .get_or_insert_with(|| FragIter::new(db, key, version))
     }
 
-    /// The stored bytes of fragment `n`: a prefix of its bytes (the rest reads as zeros), empty
-    /// when it is missing or past the end. Cheapest when called with increasing `n` (BITOP's
-    /// fragment-aligned walk).
-    pub fn fragment(&mut self, n: u64) -> Result<&[u8]> {
+    /// The stored run of fragment `n`: its offset within the fragment and its bytes (the rest
+    /// of the fragment reads as zeros); empty when it is missing or past the end. Cheapest
+    /// when called with increasing `n` (BITOP's fragment-aligned walk).
+    pub fn fragment(&mut self, n: u64) -> Result<(usize, &[u8])> {
         let len = self.len;
         let start = n.saturating_mul(FRAGMENT_SIZE);
         if start >= len {
-            return Ok(&[]);
+            return Ok((0, &[]));
         }
-        let extent = (len - start).min(FRAGMENT_SIZE) as usize;
+        let extent = (len - start).min(FRAGMENT_SIZE);
         if !self.meta.is_fragmented() {
             let v = self.meta.inline_value().unwrap_or_default();
             let s = start as usize;
-            return Ok(&v[s..s + extent]);
+            return Ok((0, &v[s..s + extent as usize]));
         }
         match self.iter().at_or_after(n, n + 1)? {
-            Some((c, v)) if c == n => Ok(&v[..v.len().min(extent)]),
-            _ => Ok(&[]),
+            Some((c, v)) if c == n => {
+                let (skip, run) = decode_frag(v)?;
+                let skip = skip.min(extent);
+                let keep = run.len().min((extent - skip) as usize);
+                Ok((skip as usize, &run[..keep]))
+            }
+            _ => Ok((0, &[])),
         }
     }
 
@@ -331,12 +366,13 @@ impl<'a> StrReader<'a> {
         let mut n = fragment_of(start);
         let it = self.iter();
         while let Some((c, v)) = it.at_or_after(n, limit)? {
-            let off = c.saturating_mul(FRAGMENT_SIZE);
-            if off >= end {
+            let base = c.saturating_mul(FRAGMENT_SIZE);
+            if base >= end {
                 break;
             }
-            let stored = (v.len() as u64).min(FRAGMENT_SIZE).min(len - off);
-            let (lo, hi) = (start.max(off), end.min(off + stored));
+            let (skip, v) = decode_frag(v)?;
+            let off = base + skip;
+            let (lo, hi) = (start.max(off), end.min(off + v.len() as u64).min(len));
             if lo < hi && f(lo, &v[(lo - off) as usize..(hi - off) as usize]).is_break() {
                 break;
             }
@@ -362,10 +398,11 @@ impl<'a> StrReader<'a> {
             for n in first..=last {
                 // Pinned: GETBIT wants one byte of a 4 KB fragment, not a copy of it.
                 let k = sub_key(self.db.phys, &self.key, version, &frag_sub(n));
-                let Some(v) = store.rocks().get_pinned_cf(store.cf(CF_DATA), k)? else {
+                let Some(pinned) = store.rocks().get_pinned_cf(store.cf(CF_DATA), k)? else {
                     continue;
                 };
-                let off = n * FRAGMENT_SIZE;
+                let (skip, v) = decode_frag(&pinned)?;
+                let off = n * FRAGMENT_SIZE + skip;
                 let (lo, hi) = (start.max(off), end.min(off + v.len() as u64));
                 if lo < hi {
                     out[(lo - start) as usize..(hi - start) as usize]
@@ -499,7 +536,7 @@ impl StrEdit {
         let version = db.store.next_version()?;
         let mut frags = BTreeMap::new();
         for (n, chunk) in buf[META_HEADER..].chunks(FRAG).enumerate() {
-            if trim_zeros(chunk).is_empty() {
+            if nonzero_run(chunk).is_none() {
                 continue;
             }
             let mut bytes = vec![0u8; FRAG];
@@ -542,14 +579,18 @@ impl StrEdit {
                 stored: !*fresh,
             }
         } else {
-            let stored = db.get_sub(SubCf::Data, &self.key, *version, &frag_sub(n))?;
-            let present = stored.is_some();
-            let mut bytes = stored.unwrap_or_default();
-            bytes.resize(FRAG, 0);
+            let store = db.store;
+            let k = sub_key(db.phys, &self.key, *version, &frag_sub(n));
+            let stored = store.rocks().get_pinned_cf(store.cf(CF_DATA), k)?;
+            let mut bytes = vec![0u8; FRAG];
+            if let Some(v) = &stored {
+                let (skip, run) = decode_frag(v)?;
+                bytes[skip as usize..skip as usize + run.len()].copy_from_slice(run);
+            }
             Frag {
                 bytes,
                 dirty: false,
-                stored: present,
+                stored: stored.is_some(),
             }
         };
         Ok(Some(slot.insert(frag)))
@@ -662,8 +703,9 @@ impl StrEdit {
 }
 
 impl Batch<'_> {
-    /// Stores fragment `n` of the fragmented string `key` at `version`: without its trailing
-    /// zeros, or not at all when it is all zeros (deleting a copy that may be stored).
+    /// Stores fragment `n` of the fragmented string `key` at `version` (`bytes` from the
+    /// fragment's start): only its non-zero run, or nothing when it is all zeros (deleting a copy
+    /// that may be stored).
     pub fn put_fragment(
         &mut self,
         phys: u8,
@@ -673,9 +715,9 @@ impl Batch<'_> {
         bytes: &[u8],
         maybe_stored: bool,
     ) {
-        let bytes = trim_zeros(bytes);
-        if !bytes.is_empty() {
-            self.put_sub(SubCf::Data, phys, key, version, &frag_sub(n), bytes);
+        if let Some((skip, run)) = nonzero_run(bytes) {
+            let value = encode_frag(skip, run);
+            self.put_sub(SubCf::Data, phys, key, version, &frag_sub(n), &value);
         } else if maybe_stored {
             self.delete_sub(SubCf::Data, phys, key, version, &frag_sub(n));
         }
@@ -814,12 +856,13 @@ mod tests {
             let mut r = db.string_reader(key, meta.clone());
             let mut joined = Vec::new();
             for n in 0..=fragment_of(model.len() as u64) {
-                let mut f = r.fragment(n).unwrap().to_vec();
+                let (skip, run) = r.fragment(n).unwrap();
                 let extent = (model.len() as u64)
                     .saturating_sub(n * FRAGMENT_SIZE)
-                    .min(FRAGMENT_SIZE);
-                assert!(f.len() as u64 <= extent);
-                f.resize(extent as usize, 0);
+                    .min(FRAGMENT_SIZE) as usize;
+                assert!(skip + run.len() <= extent);
+                let mut f = vec![0u8; extent];
+                f[skip..skip + run.len()].copy_from_slice(run);
                 joined.extend_from_slice(&f);
             }
             assert_eq!(joined, model);
@@ -842,8 +885,8 @@ mod tests {
                     }
                     let s = (n * FRAGMENT_SIZE) as usize;
                     let frag = &model[s..(s + FRAG).min(model.len())];
-                    assert_eq!(len, trim_zeros(frag).len(), "fragment {n}");
-                    assert!(len > 0);
+                    let run = nonzero_run(frag).expect("only non-zero fragments are stored");
+                    assert_eq!(len, FRAG_HEADER + run.1.len(), "fragment {n}");
                 }
             }
         }
@@ -885,11 +928,8 @@ mod tests {
         let mut r = db.string_reader(key, meta.clone());
         for n in (0..40u64).chain((0..40).rev()) {
             let s = n as usize * FRAG;
-            assert_eq!(
-                r.fragment(n).unwrap(),
-                trim_zeros(&model[s..s + FRAG]),
-                "{n}"
-            );
+            let want = nonzero_run(&model[s..s + FRAG]).map_or((0, &[][..]), |(k, r)| (k, r));
+            assert_eq!(r.fragment(n).unwrap(), want, "{n}");
         }
         let mut r = db.string_reader(key, meta);
         assert_eq!(
@@ -911,7 +951,11 @@ mod tests {
         assert!(meta.is_fragmented());
         assert_eq!(meta.string_len(), 1 << 29);
         let frags = stored(&store, b"big");
-        assert_eq!(frags, vec![(meta.version(), fragment_of(last), FRAG)]);
+        // The fragment holds the one non-zero byte and its offset.
+        assert_eq!(
+            frags,
+            vec![(meta.version(), fragment_of(last), FRAG_HEADER + 1)]
+        );
         let mut r = db.string_reader(b"big", meta.clone());
         assert_eq!(r.read(last - 2, last + 5).unwrap(), vec![0, 0, 1]);
         assert_eq!(r.read(0, 3).unwrap(), vec![0, 0, 0]);

@@ -297,47 +297,47 @@ pub enum BitOp {
 }
 
 /// Computes one window of a BITOP result into `out` (zeroed, the window's length) from the
-/// sources' stored bytes for that window (shorter slices read as zero-padded). Returns false
-/// when the result is all zeros without computing it.
-fn bitop_window(op: BitOp, srcs: &[&[u8]], out: &mut [u8]) -> bool {
+/// sources' stored runs for that window (offset and bytes; everything else reads as zero).
+/// Returns false when the result is all zeros without computing it.
+fn bitop_window(op: BitOp, srcs: &[(usize, &[u8])], out: &mut [u8]) -> bool {
     match op {
         BitOp::Not => {
-            let src = srcs.first().copied().unwrap_or_default();
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = !src.get(i).copied().unwrap_or(0);
+            out.fill(0xff);
+            if let Some(&(skip, run)) = srcs.first() {
+                for (o, b) in out[skip..skip + run.len()].iter_mut().zip(run) {
+                    *o = !b;
+                }
             }
             true
         }
         BitOp::And => {
-            if srcs.iter().any(|s| s.is_empty()) {
+            // Non-zero only where every source's run is.
+            let lo = srcs.iter().map(|&(k, _)| k).max().unwrap_or(0);
+            let hi = srcs.iter().map(|&(k, r)| k + r.len()).min().unwrap_or(0);
+            if lo >= hi {
                 return false;
             }
-            let n = srcs
-                .iter()
-                .map(|s| s.len())
-                .min()
-                .unwrap_or(0)
-                .min(out.len());
-            out[..n].copy_from_slice(&srcs[0][..n]);
-            for s in &srcs[1..] {
-                for (o, b) in out[..n].iter_mut().zip(*s) {
+            let (k0, r0) = srcs[0];
+            out[lo..hi].copy_from_slice(&r0[lo - k0..hi - k0]);
+            for &(k, r) in &srcs[1..] {
+                for (o, b) in out[lo..hi].iter_mut().zip(&r[lo - k..hi - k]) {
                     *o &= b;
                 }
             }
             true
         }
         BitOp::Or | BitOp::Xor => {
-            if srcs.iter().all(|s| s.is_empty()) {
+            if srcs.iter().all(|(_, r)| r.is_empty()) {
                 return false;
             }
-            for s in srcs {
-                let n = s.len().min(out.len());
+            for &(k, r) in srcs {
+                let window = &mut out[k..k + r.len()];
                 if op == BitOp::Or {
-                    for (o, b) in out[..n].iter_mut().zip(*s) {
+                    for (o, b) in window.iter_mut().zip(r) {
                         *o |= b;
                     }
                 } else {
-                    for (o, b) in out[..n].iter_mut().zip(*s) {
+                    for (o, b) in window.iter_mut().zip(r) {
                         *o ^= b;
                     }
                 }
@@ -398,7 +398,7 @@ pub fn bitop(db: &Db<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Result<(
         let srcs = readers
             .iter_mut()
             .map(|r| r.fragment(n))
-            .collect::<std::result::Result<Vec<&[u8]>, _>>()?;
+            .collect::<std::result::Result<Vec<(usize, &[u8])>, _>>()?;
         let nonzero = bitop_window(op, &srcs, out);
         match &mut inline {
             Some(buf) => buf.extend_from_slice(out),
@@ -700,6 +700,39 @@ mod tests {
             (tail_mask(7), tail_mask(3), tail_mask(0)),
             (0xff, 0xf0, 0x80)
         );
+    }
+
+    #[test]
+    fn bitop_windows_align_runs_at_their_offsets() {
+        let mut out = [0u8; 6];
+        assert!(bitop_window(
+            BitOp::Or,
+            &[(1, &[1, 2]), (3, &[4])],
+            &mut out
+        ));
+        assert_eq!(out, [0, 1, 2, 4, 0, 0]);
+        let mut out = [0u8; 6];
+        assert!(bitop_window(
+            BitOp::Xor,
+            &[(1, &[3, 3]), (2, &[1, 1])],
+            &mut out
+        ));
+        assert_eq!(out, [0, 3, 2, 1, 0, 0]);
+        let mut out = [0u8; 6];
+        assert!(bitop_window(
+            BitOp::And,
+            &[(1, &[0xff, 0x0f, 0xff]), (2, &[0x3c, 0x01, 9])],
+            &mut out
+        ));
+        assert_eq!(out, [0, 0, 0x0c, 0x01, 0, 0]);
+        let mut out = [0u8; 6];
+        assert!(!bitop_window(BitOp::And, &[(0, &[1]), (2, &[1])], &mut out));
+        assert!(!bitop_window(BitOp::And, &[(0, &[1]), (0, &[])], &mut out));
+        assert!(!bitop_window(BitOp::Or, &[(0, &[]), (0, &[])], &mut out));
+        assert_eq!(out, [0; 6]);
+        let mut out = [0u8; 4];
+        assert!(bitop_window(BitOp::Not, &[(1, &[0x0f])], &mut out));
+        assert_eq!(out, [0xff, 0xf0, 0xff, 0xff]);
     }
 
     #[test]
