@@ -25,7 +25,7 @@ use super::scan::decode_header;
 use super::subkeys::{sub_key, SubCf};
 use super::{Batch, Db, Result, StoreError};
 use bytes::Bytes;
-use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
+use rocksdb::{DBPinnableSlice, DBRawIteratorWithThreadMode, ReadOptions, DB};
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -121,7 +121,7 @@ struct FragIter<'a> {
     started: bool,
     /// Set once the iterator gave up: fragments fetched by point reads, in order, from
     /// `points_next` on.
-    points: Option<VecDeque<(u64, Vec<u8>)>>,
+    points: Option<VecDeque<(u64, DBPinnableSlice<'a>)>>,
     points_next: u64,
 }
 
@@ -236,7 +236,7 @@ impl<'a> FragIter<'a> {
             }
             if let Some(&(c, _)) = queue.front() {
                 break if c < limit {
-                    Ok(queue.front().map(|(c, v)| (*c, v.as_slice())))
+                    Ok(queue.front().map(|(c, v)| (*c, &v[..])))
                 } else {
                     Ok(None)
                 };
@@ -254,7 +254,7 @@ impl<'a> FragIter<'a> {
                 .batched_multi_get_cf(store.cf(CF_DATA), &keys, true);
             for (i, v) in (from..upto).zip(values) {
                 if let Some(v) = v? {
-                    queue.push_back((i, v.to_vec()));
+                    queue.push_back((i, v));
                 }
             }
             self.points_next = upto;
