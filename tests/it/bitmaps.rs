@@ -849,14 +849,15 @@ fn string_commands_read_fragmented_values_whole() {
             err("WRONGTYPE Key is not a valid HyperLogLog string value."),
         ),
         (&["STRLEN", "f"], int(len)),
-        // 12,299² cells are over the limit; two 4.5 KB fragmented values are not.
+        // 12,299² cells are over the limit; two 9 KB fragmented values are not.
         (
             &["LCS", "f", "f", "LEN"],
             err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"),
         ),
-        (&["SETRANGE", "a5", "4500", "hello"], int(4505)),
-        (&["SETRANGE", "b5", "4600", "help"], int(4604)),
-        (&["LCS", "a5", "b5", "LEN"], int(4503)),
+        (&["SETRANGE", "a9", "9000", "hello"], int(9005)),
+        (&["SETRANGE", "b9", "9100", "help"], int(9104)),
+        (&["OBJECT", "ENCODING", "a9"], Reply::bulk("raw")),
+        (&["LCS", "a9", "b9", "LEN"], int(9003)),
         (&["COPY", "f", "g"], int(1)),
         (&["GETEX", "g", "EX", "1000"], value.clone()),
         (&["GETSET", "g", "small"], value.clone()),
