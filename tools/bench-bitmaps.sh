@@ -59,31 +59,35 @@ cargo build --release --offline --bin basalt --example bitload >&2 || die "build
 BASALT="$CARGO_TARGET_DIR/release/basalt"
 BITLOAD="$CARGO_TARGET_DIR/release/examples/bitload"
 
-# free_port: a loopback port below the ephemeral range that nothing listens on.
+# free_port: sets FREE_PORT to a loopback port below the ephemeral range that nothing listens on.
 free_port() {
   local port
   for _ in $(seq 1 200); do
     port=$((10000 + (RANDOM * 32768 + RANDOM) % 20000))
     if ! (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
-      echo "$port"
+      FREE_PORT="$port"
       return 0
     fi
   done
   die "no free port found"
 }
 
-# start NAME CMD... (PORT in the command is replaced): prints the port once the server answers.
+# start NAME CMD... (PORT in the command is replaced): sets PORT[NAME] once the server answers.
+# Not run in a subshell, so the server's pid reaches PIDS and the cleanup stops it.
 start() {
-  local name="$1" port a i argv=()
+  local name="$1" a i argv=()
   shift
-  port="$(free_port)"
+  free_port
   for a in "$@"; do
-    if [ "$a" = PORT ]; then argv+=("$port"); else argv+=("$a"); fi
+    if [ "$a" = PORT ]; then argv+=("$FREE_PORT"); else argv+=("$a"); fi
   done
   "${argv[@]}" >"$WORK/$name.log" 2>&1 </dev/null &
   PIDS+=("$!")
   for i in $(seq 1 300); do
-    [ "$(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null)" = PONG ] && { echo "$port"; return 0; }
+    if [ "$(redis-cli -h "$HOST" -p "$FREE_PORT" ping 2>/dev/null)" = PONG ]; then
+      PORT[$name]="$FREE_PORT"
+      return 0
+    fi
     sleep 0.1
   done
   tail -n 20 "$WORK/$name.log" >&2
@@ -93,11 +97,11 @@ start() {
 mkdir -p "$WORK/basalt" "$WORK/redis" "$WORK/redis-aof"
 SERVERS=(basalt redis redis-aof)
 declare -A PORT
-PORT[basalt]="$(start basalt "$BASALT" --bind "$HOST" --port PORT --dir "$WORK/basalt")"
-PORT[redis]="$(start redis redis-server --bind "$HOST" --port PORT --dir "$WORK/redis" \
-  --daemonize no --save '' --appendonly no)"
-PORT[redis-aof]="$(start redis-aof redis-server --bind "$HOST" --port PORT --dir "$WORK/redis-aof" \
-  --daemonize no --save '' --appendonly yes --appendfsync everysec)"
+start basalt "$BASALT" --bind "$HOST" --port PORT --dir "$WORK/basalt"
+start redis redis-server --bind "$HOST" --port PORT --dir "$WORK/redis" \
+  --daemonize no --save '' --appendonly no
+start redis-aof redis-server --bind "$HOST" --port PORT --dir "$WORK/redis-aof" \
+  --daemonize no --save '' --appendonly yes --appendfsync everysec
 log "Basalt on ${PORT[basalt]}, Redis on ${PORT[redis]}, Redis AOF on ${PORT[redis-aof]}"
 
 # bitload_rps PORT P N RANGE CMD...: req/s, or "failed" (the reason goes to the log).

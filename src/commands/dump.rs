@@ -30,9 +30,9 @@ fn key_io(e: KeyIoError) -> CmdError {
 fn dump(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let db = cx.db();
     let key = args.get(1);
-    // A fragmented string is read under its key lock (see `Db::meta_for_read`).
-    let (_guard, meta) = db.meta_for_read(key)?;
-    let Some(meta) = meta else {
+    // Under the key lock, so a fragmented string's bytes come from one state of it.
+    let _guard = db.lock(key);
+    let Some(meta) = db.meta(key)? else {
         return Ok(Reply::Nil);
     };
     let mut w = Writer::payload();

@@ -19,13 +19,14 @@
 //! overwriting a fragmented value replaces only its metadata; the compaction filter drops
 //! fragments whose version is no longer their owner's (see `filters`).
 
-use super::encoding::{data_prefix, prefix_end, Meta, CF_DATA, META_HEADER};
-use super::locks::KeyGuard;
+use super::encoding::{data_prefix, meta_key, prefix_end, Meta, CF_DATA, CF_META, META_HEADER};
 use super::scan::decode_header;
 use super::subkeys::{sub_key, SubCf};
 use super::{Batch, Db, Result, StoreError};
 use bytes::Bytes;
-use rocksdb::{DBPinnableSlice, DBRawIteratorWithThreadMode, ReadOptions, DB};
+use rocksdb::{
+    DBPinnableSlice, DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB,
+};
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -114,6 +115,8 @@ struct FragIter<'a> {
     db: Db<'a>,
     key: Vec<u8>,
     version: u64,
+    /// Point reads' options (the reader's snapshot, if any).
+    point_ro: ReadOptions,
     it: RawIter<'a>,
     prefix: Vec<u8>,
     /// The fragment last asked for; asking for an earlier one seeks back.
@@ -131,9 +134,10 @@ struct FragIter<'a> {
 const MAX_SKIPPED_VERSIONS: u64 = 4;
 
 impl<'a> FragIter<'a> {
-    fn new(db: Db<'a>, key: &[u8], version: u64) -> FragIter<'a> {
+    /// `snap`, when given, must outlive the walk (the reader owns it, and drops it last).
+    fn new(db: Db<'a>, key: &[u8], version: u64, snap: Option<&Snapshot<'a>>) -> FragIter<'a> {
         let prefix = data_prefix(db.phys, key, version);
-        let mut ro = ReadOptions::default();
+        let mut ro = read_options(snap);
         ro.set_iterate_lower_bound(prefix.clone());
         if let Some(end) = prefix_end(&prefix) {
             ro.set_iterate_upper_bound(end);
@@ -144,6 +148,7 @@ impl<'a> FragIter<'a> {
             db,
             key: key.to_vec(),
             version,
+            point_ro: read_options(snap),
             it: store.rocks().raw_iterator_cf_opt(store.cf(CF_DATA), ro),
             prefix,
             target: 0,
@@ -249,9 +254,12 @@ impl<'a> FragIter<'a> {
             let keys: Vec<Vec<u8>> = (from..upto)
                 .map(|i| sub_key(self.db.phys, &self.key, self.version, &frag_sub(i)))
                 .collect();
-            let values = store
-                .rocks()
-                .batched_multi_get_cf(store.cf(CF_DATA), &keys, true);
+            let values = store.rocks().batched_multi_get_cf_opt(
+                store.cf(CF_DATA),
+                &keys,
+                true,
+                &self.point_ro,
+            );
             for (i, v) in (from..upto).zip(values) {
                 if let Some(v) = v? {
                     queue.push_back((i, v));
@@ -262,13 +270,27 @@ impl<'a> FragIter<'a> {
     }
 }
 
-/// Read access to one string value, inline or fragmented.
+type Snapshot<'a> = SnapshotWithThreadMode<'a, DB>;
+
+/// Read options at `snap`, or at the latest state.
+fn read_options(snap: Option<&Snapshot<'_>>) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    if let Some(s) = snap {
+        ro.set_snapshot(s);
+    }
+    ro
+}
+
+/// Read access to one string value, inline or fragmented, at the latest state or at a snapshot
+/// (see [`Db::read_string`]).
 pub struct StrReader<'a> {
     db: Db<'a>,
     key: Vec<u8>,
     meta: Meta,
     len: u64,
     iter: Option<FragIter<'a>>,
+    /// Declared after `iter`, so it is released after the iterator that reads at it.
+    snap: Option<Snapshot<'a>>,
 }
 
 impl<'a> Db<'a> {
@@ -280,6 +302,7 @@ impl<'a> Db<'a> {
             len: meta.string_len(),
             meta,
             iter: None,
+            snap: None,
         }
     }
 
@@ -313,10 +336,16 @@ impl<'a> StrReader<'a> {
         self.meta.is_fragmented()
     }
 
+    /// The metadata the value is read from.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
     fn iter(&mut self) -> &mut FragIter<'a> {
         let (db, key, version) = (self.db, &self.key, self.meta.version());
+        let snap = self.snap.as_ref();
         self.iter
-            .get_or_insert_with(|| FragIter::new(db, key, version))
+            .get_or_insert_with(|| FragIter::new(db, key, version, snap))
     }
 
     /// The stored run of fragment `n`: its offset within the fragment and its bytes (the rest
@@ -395,10 +424,12 @@ impl<'a> StrReader<'a> {
         let (first, last) = (fragment_of(start), fragment_of(end - 1));
         if last - first < POINT_READ_FRAGMENTS {
             let (version, store) = (self.meta.version(), self.db.store);
+            let ro = read_options(self.snap.as_ref());
             for n in first..=last {
                 // Pinned: GETBIT wants one byte of a 4 KB fragment, not a copy of it.
                 let k = sub_key(self.db.phys, &self.key, version, &frag_sub(n));
-                let Some(pinned) = store.rocks().get_pinned_cf(store.cf(CF_DATA), k)? else {
+                let Some(pinned) = store.rocks().get_pinned_cf_opt(store.cf(CF_DATA), k, &ro)?
+                else {
                     continue;
                 };
                 let (skip, v) = decode_frag(&pinned)?;
@@ -729,18 +760,60 @@ pub fn fragment_key(phys: u8, key: &[u8], version: u64, n: u64) -> Vec<u8> {
     sub_key(phys, key, version, &frag_sub(n))
 }
 
+/// Snapshot reads of a fragmented value tried before [`Db::read_string`] takes the key lock.
+const SNAPSHOT_ATTEMPTS: usize = 3;
+
 impl<'a> Db<'a> {
-    /// The live metadata of `key` for a read of a string's bytes. A fragmented value's metadata
-    /// is read again under the key lock, which is returned held: its fragments are then read from
-    /// one state of the value, with no write, delete (and compaction of the dropped fragments)
-    /// in between. An inline value needs no lock: its one point read is consistent.
-    pub fn meta_for_read(&self, key: &[u8]) -> Result<(Option<KeyGuard<'a>>, Option<Meta>)> {
+    /// Reads the value of `key` with `f`, which gets a reader (or None when the key is missing or
+    /// expired) and must check the type itself. An inline value is one point read, consistent
+    /// by itself. A fragmented value is read at a RocksDB snapshot, metadata and fragments alike,
+    /// so they come from one state of the value without holding the key lock (reads of one
+    /// bitmap run in parallel, and beside its writers). One hazard remains, because compaction
+    /// filters ignore snapshots: a value deleted or expired after the snapshot may lose
+    /// fragments to a compaction while they are read. So the version is checked again
+    /// afterwards: if the key still holds it, live, its fragments were never stale (a version
+    /// is never reused), and otherwise `f` runs again (under the key lock after a few tries).
+    pub fn read_string<T, E: From<StoreError>>(
+        &self,
+        key: &[u8],
+        mut f: impl FnMut(Option<StrReader<'a>>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let meta = self.meta(key)?;
         if !meta.as_ref().is_some_and(Meta::is_fragmented) {
-            return Ok((None, meta));
+            return f(meta.map(|m| self.string_reader(key, m)));
         }
-        let guard = self.lock(key);
-        Ok((Some(guard), self.meta(key)?))
+        let now = crate::util::time::now_ms();
+        for _ in 0..SNAPSHOT_ATTEMPTS {
+            let store = self.store;
+            let snap = store.rocks().snapshot();
+            let raw = store
+                .rocks()
+                .get_cf_opt(
+                    store.cf(CF_META),
+                    meta_key(self.phys, key),
+                    &read_options(Some(&snap)),
+                )
+                .map_err(StoreError::from)?;
+            let meta = raw
+                .map(Meta::decode)
+                .transpose()?
+                .filter(|m| !m.is_expired(now));
+            let m = match meta {
+                Some(m) if m.is_fragmented() => m,
+                // Gone, or replaced by an inline value or another type, at the snapshot.
+                other => return f(other.map(|m| self.string_reader(key, m))),
+            };
+            let version = m.version();
+            let mut reader = self.string_reader(key, m);
+            reader.snap = Some(snap);
+            let out = f(Some(reader))?;
+            let still = self.meta(key)?;
+            if still.is_some_and(|m| m.is_fragmented() && m.version() == version) {
+                return Ok(out);
+            }
+        }
+        let _guard = self.lock(key);
+        f(self.meta(key)?.map(|m| self.string_reader(key, m)))
     }
 }
 
@@ -1075,18 +1148,51 @@ mod tests {
     }
 
     #[test]
-    fn lock_for_read_only_for_fragmented_values() {
+    fn fragmented_values_are_read_at_a_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         let view = store.view();
         let db = view.db(0).unwrap();
         edit(&db, b"small", |e| e.write(&db, 0, b"x").unwrap());
-        edit(&db, b"large", |e| e.write(&db, INLINE_MAX, b"x").unwrap());
-        let (g, m) = db.meta_for_read(b"small").unwrap();
-        assert!(g.is_none() && m.is_some());
-        let (g, m) = db.meta_for_read(b"large").unwrap();
-        assert!(g.is_some() && m.is_some_and(|m| m.is_fragmented()));
-        let (g, m) = db.meta_for_read(b"missing").unwrap();
-        assert!(g.is_none() && m.is_none());
+        edit(&db, b"large", |e| {
+            e.write(&db, 0, b"old").unwrap();
+            e.write(&db, INLINE_MAX + 10, b"end").unwrap();
+        });
+        let read = |key: &[u8]| {
+            db.read_string(key, |r| -> Result<_> {
+                r.map(|mut r| r.read(0, 3)).transpose()
+            })
+            .unwrap()
+        };
+        assert_eq!(read(b"small"), Some(b"x".to_vec()));
+        assert_eq!(read(b"missing"), None);
+        // A write made while the reader runs is not seen by it, and does not make it retry
+        // (the version is unchanged); a deletion does: the retry finds the key gone.
+        let mut calls = 0;
+        let got = db
+            .read_string(b"large", |r| -> Result<_> {
+                calls += 1;
+                let mut r = r.expect("present");
+                if calls == 1 {
+                    edit(&db, b"large", |e| e.write(&db, 0, b"new").unwrap());
+                }
+                r.read(0, 3)
+            })
+            .unwrap();
+        assert_eq!((got, calls), (b"old".to_vec(), 1));
+        let mut calls = 0;
+        let got = db
+            .read_string(b"large", |r| -> Result<_> {
+                calls += 1;
+                if calls == 1 {
+                    let old = db.meta_raw(b"large").unwrap().unwrap();
+                    let mut b = db.batch();
+                    b.delete_key(0, b"large", &old);
+                    b.commit().unwrap();
+                }
+                r.map(|mut r| r.read(0, 3)).transpose()
+            })
+            .unwrap();
+        assert_eq!((got, calls), (None, 2));
     }
 }

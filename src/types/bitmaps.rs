@@ -10,7 +10,7 @@
 
 use super::strings::{commit_edit, open_edit};
 use super::{Result, TypeError};
-use crate::storage::strings::{fragment_of, FRAGMENT_SIZE, INLINE_MAX};
+use crate::storage::strings::{fragment_of, StrReader, FRAGMENT_SIZE, INLINE_MAX};
 use crate::storage::{Db, Meta, ValueType};
 use crate::util::time::now_ms;
 use std::ops::ControlFlow;
@@ -28,6 +28,14 @@ fn string_meta(meta: Option<Meta>) -> Result<Option<Meta>> {
         Some(m) if m.ty() == ValueType::String => Ok(Some(m)),
         Some(_) => Err(TypeError::WrongType),
         None => Ok(None),
+    }
+}
+
+/// A reader from [`Db::read_string`] if it reads a string; WRONGTYPE for other types.
+fn string_reader(r: Option<StrReader<'_>>) -> Result<Option<StrReader<'_>>> {
+    match r {
+        Some(r) if r.meta().ty() != ValueType::String => Err(TypeError::WrongType),
+        r => Ok(r),
     }
 }
 
@@ -152,11 +160,16 @@ fn tail_mask(to: u64) -> u8 {
 /// the range is even looked at, as in Redis 7.0. Streams through the stored fragments of the
 /// range.
 pub fn bitcount(db: &Db<'_>, key: &[u8], range: Option<(i64, i64, Unit)>) -> Result<Option<u64>> {
-    let (_guard, meta) = db.meta_for_read(key)?;
-    let Some(m) = string_meta(meta)? else {
-        return Ok(None);
-    };
-    let len = m.string_len();
+    db.read_string(key, |r| {
+        let Some(r) = string_reader(r)? else {
+            return Ok(None);
+        };
+        bitcount_of(r, range).map(Some)
+    })
+}
+
+fn bitcount_of(mut r: StrReader<'_>, range: Option<(i64, i64, Unit)>) -> Result<u64> {
+    let len = r.len();
     let bits = match range {
         None if len == 0 => None,
         None => Some((0, (len << 3) - 1)),
@@ -164,11 +177,11 @@ pub fn bitcount(db: &Db<'_>, key: &[u8], range: Option<(i64, i64, Unit)>) -> Res
         Some((s, e, unit)) => bit_range(len, s, e, unit),
     };
     let Some((from, to)) = bits else {
-        return Ok(Some(0));
+        return Ok(0);
     };
     let (fb, lb) = (from >> 3, to >> 3);
     let mut count = 0;
-    db.string_reader(key, m).visit(fb, lb + 1, |off, bytes| {
+    r.visit(fb, lb + 1, |off, bytes| {
         count += popcount_bytes(bytes);
         // The first and last bytes count only their bits inside the range.
         if (off..off + bytes.len() as u64).contains(&fb) {
@@ -181,7 +194,7 @@ pub fn bitcount(db: &Db<'_>, key: &[u8], range: Option<(i64, i64, Unit)>) -> Res
         }
         ControlFlow::Continue(())
     })?;
-    Ok(Some(count))
+    Ok(count)
 }
 
 /// The first bit equal to `bit` in `bytes` (which start at byte `off`), within the inclusive
@@ -239,11 +252,22 @@ pub fn bitpos(
     end: Option<i64>,
     unit: Unit,
 ) -> Result<Option<i64>> {
-    let (_guard, meta) = db.meta_for_read(key)?;
-    let Some(m) = string_meta(meta)? else {
-        return Ok(None);
-    };
-    let len = m.string_len();
+    db.read_string(key, |r| {
+        let Some(r) = string_reader(r)? else {
+            return Ok(None);
+        };
+        bitpos_of(r, bit, start, end, unit).map(Some)
+    })
+}
+
+fn bitpos_of(
+    mut r: StrReader<'_>,
+    bit: u8,
+    start: Option<i64>,
+    end: Option<i64>,
+    unit: Unit,
+) -> Result<i64> {
+    let len = r.len();
     let range = match start {
         None => (len > 0).then(|| (0, (len << 3) - 1)),
         Some(s) => {
@@ -256,13 +280,13 @@ pub fn bitpos(
         }
     };
     let Some((from, to)) = range else {
-        return Ok(Some(-1));
+        return Ok(-1);
     };
     let (fb, lb) = (from >> 3, to >> 3);
     let mut found = None;
     // The first byte not yet seen: a gap before the next stored run is all clear bits.
     let mut next = fb;
-    db.string_reader(key, m).visit(fb, lb + 1, |off, bytes| {
+    r.visit(fb, lb + 1, |off, bytes| {
         if bit == 0 && off > next {
             found = Some((next << 3).max(from));
             return ControlFlow::Break(());
@@ -279,12 +303,12 @@ pub fn bitpos(
         found = Some((next << 3).max(from));
     }
     if let Some(pos) = found {
-        return Ok(Some(pos as i64));
+        return Ok(pos as i64);
     }
     if bit == 0 && end.is_none() {
-        return Ok(Some((to + 1) as i64));
+        return Ok((to + 1) as i64);
     }
-    Ok(Some(-1))
+    Ok(-1)
 }
 
 /// BITOP's operations.
@@ -542,24 +566,24 @@ pub fn bitfield(db: &Db<'_>, key: &[u8], fields: &[Field]) -> Result<(Vec<Option
         .max();
     let Some(highest) = highest else {
         // Reads only: a missing key reads as zeros.
-        let (_guard, meta) = db.meta_for_read(key)?;
-        let Some(m) = string_meta(meta)? else {
-            return Ok((vec![Some(0); fields.len()], 0));
-        };
-        let mut reader = db.string_reader(key, m);
-        let mut out = Vec::with_capacity(fields.len());
-        for f in fields {
-            let (byte, n, shift) = field_span(f.offset, f.bits);
-            let mut buf = FieldBytes::default();
-            let got = reader.read(byte, byte + n as u64)?;
-            buf[..got.len()].copy_from_slice(&got);
-            out.push(Some(if f.signed {
-                get_signed(&buf, shift, f.bits)
-            } else {
-                get_unsigned(&buf, shift, f.bits) as i64
-            }));
-        }
-        return Ok((out, 0));
+        return db.read_string(key, |r| {
+            let Some(mut reader) = string_reader(r)? else {
+                return Ok((vec![Some(0); fields.len()], 0));
+            };
+            let mut out = Vec::with_capacity(fields.len());
+            for f in fields {
+                let (byte, n, shift) = field_span(f.offset, f.bits);
+                let mut buf = FieldBytes::default();
+                let got = reader.read(byte, byte + n as u64)?;
+                buf[..got.len()].copy_from_slice(&got);
+                out.push(Some(if f.signed {
+                    get_signed(&buf, shift, f.bits)
+                } else {
+                    get_unsigned(&buf, shift, f.bits) as i64
+                }));
+            }
+            Ok((out, 0))
+        });
     };
     let _guard = db.lock(key);
     let mut edit = open_edit(db, key)?;

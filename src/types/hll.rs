@@ -384,8 +384,20 @@ fn load(db: &Db<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
 
 /// [`load`] for a caller without the key lock (PFCOUNT of several keys).
 fn load_unlocked(db: &Db<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    let (_guard, meta) = db.meta_for_read(key)?;
-    decode(db, key, meta)
+    db.read_string(key, |r| {
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        if r.meta().ty() != ValueType::String {
+            return Err(TypeError::WrongType);
+        }
+        if r.len() < HDR as u64 {
+            return Err(TypeError::NotHll);
+        }
+        let v = r.into_bytes()?.to_vec();
+        check(&v)?;
+        Ok(Some(v))
+    })
 }
 
 fn decode(db: &Db<'_>, key: &[u8], meta: Option<Meta>) -> Result<Option<Vec<u8>>> {

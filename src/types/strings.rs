@@ -64,11 +64,24 @@ fn check(meta: &Meta) -> Result<()> {
 }
 
 /// The value of a live string key, inline (without copying) or read from its fragments; wrong
-/// type if the key holds something else. A fragmented value must be read under its key lock
-/// (see [`Db::meta_for_read`]).
+/// type if the key holds something else. For a caller that holds the key lock; others read
+/// through [`Db::read_string`] (see [`read_value`]).
 pub fn value_of(db: &Db<'_>, key: &[u8], meta: Meta) -> Result<Bytes> {
     check(&meta)?;
     Ok(db.string_value(key, meta)?)
+}
+
+/// The value of a string key read without the key lock: None when missing, wrong type for
+/// another type, or (with `lenient`) None for another type too, as MGET wants.
+fn read_value(db: &Db<'_>, key: &[u8], lenient: bool) -> Result<Option<Bytes>> {
+    db.read_string(key, |r| match r {
+        None => Ok(None),
+        Some(r) if lenient && r.meta().ty() != ValueType::String => Ok(None),
+        Some(r) => {
+            check(r.meta())?;
+            Ok(Some(r.into_bytes()?))
+        }
+    })
 }
 
 /// The live metadata among the raw metadata read for a write.
@@ -85,8 +98,7 @@ fn store(db: &Db<'_>, key: &[u8], raw: Option<&Meta>, value: &[u8], expire_at: u
 
 /// GET: the value, or None if the key does not exist.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
-    let (_guard, meta) = db.meta_for_read(key)?;
-    meta.map(|m| value_of(db, key, m)).transpose()
+    read_value(db, key, false)
 }
 
 /// SET with its conditions and TTL handling. With `want_old`, the previous value is returned
@@ -185,15 +197,7 @@ pub fn getex<E: From<TypeError>>(
 
 /// MGET: each key's value; None for a missing key or one that does not hold a string.
 pub fn mget(db: &Db<'_>, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
-    keys.iter()
-        .map(|&k| {
-            let (_guard, meta) = db.meta_for_read(k)?;
-            match meta.filter(|m| m.ty() == ValueType::String) {
-                Some(m) => Ok(Some(value_of(db, k, m)?)),
-                None => Ok(None),
-            }
-        })
-        .collect()
+    keys.iter().map(|&k| read_value(db, k, true)).collect()
 }
 
 /// A key and its value, as MSET takes them.
@@ -313,21 +317,20 @@ pub fn range_bounds(len: u64, start: i64, end: i64) -> Option<Range<u64>> {
 /// GETRANGE: the bytes from `start` to `end` inclusive (see [`range_bounds`]); empty when the
 /// key does not exist. A fragmented value reads only the fragments in the range.
 pub fn getrange(db: &Db<'_>, key: &[u8], start: i64, end: i64) -> Result<Bytes> {
-    let (_guard, meta) = db.meta_for_read(key)?;
-    let Some(meta) = meta else {
-        return Ok(Bytes::new());
-    };
-    check(&meta)?;
-    let Some(r) = range_bounds(meta.string_len(), start, end) else {
-        return Ok(Bytes::new());
-    };
-    if meta.is_fragmented() {
-        return Ok(Bytes::from(
-            db.string_reader(key, meta).read(r.start, r.end)?,
-        ));
-    }
-    let value = db.string_value(key, meta)?;
-    Ok(value.slice(r.start as usize..r.end as usize))
+    db.read_string(key, |r| {
+        let Some(mut r) = r else {
+            return Ok(Bytes::new());
+        };
+        check(r.meta())?;
+        let Some(range) = range_bounds(r.len(), start, end) else {
+            return Ok(Bytes::new());
+        };
+        if r.is_fragmented() {
+            return Ok(Bytes::from(r.read(range.start, range.end)?));
+        }
+        Ok(r.into_bytes()?
+            .slice(range.start as usize..range.end as usize))
+    })
 }
 
 /// SETRANGE: overwrites the value from `offset` (zero-padding as needed) and returns the new
@@ -437,18 +440,12 @@ impl LcsOperands {
     /// Reads both values.
     pub fn read(self, db: &Db<'_>) -> Result<(Bytes, Bytes)> {
         let read = |(key, meta): (Vec<u8>, Option<Meta>)| -> Result<Bytes> {
-            let Some(meta) = meta else {
-                return Ok(Bytes::new());
-            };
-            let (_guard, meta) = if meta.is_fragmented() {
-                db.meta_for_read(&key)?
-            } else {
-                (None, Some(meta))
-            };
-            // Gone or changed type since it was checked: read as the key is now.
             match meta {
-                Some(m) if m.ty() == ValueType::String => value_of(db, &key, m),
-                _ => Ok(Bytes::new()),
+                None => Ok(Bytes::new()),
+                Some(m) if !m.is_fragmented() => value_of(db, &key, m),
+                // Read again, consistently; gone or retyped since it was checked: read as the
+                // key is now.
+                Some(_) => Ok(read_value(db, &key, true)?.unwrap_or_default()),
             }
         };
         Ok((read(self.a)?, read(self.b)?))

@@ -972,3 +972,53 @@ fn fragmented_values_dump_restore_and_export_to_redis() {
     assert_eq!(cmd(&mut l, &["PEXPIRETIME", "ttl"]), int(ttl_at));
     assert_eq!(cmd(&mut l, &["BITCOUNT", "sparse"]), int(1));
 }
+
+#[test]
+fn reads_of_a_fragmented_value_see_whole_writes() {
+    // A writer rewrites the first 20,000 bytes (five fragments) with 0x01 or 0x07 bytes in turn;
+    // readers must see one or the other, never a mix of fragments from two writes.
+    const LEN: usize = 20_000;
+    let server = Server::start();
+    let mut b = server.client();
+    let ones = vec![0x01u8; LEN];
+    let sevens = vec![0x07u8; LEN];
+    assert_eq!(
+        raw(&mut b, &[&b"SETRANGE"[..], b"k", b"0", &ones]),
+        int(LEN as i64)
+    );
+    let port = server.port();
+    let writer = std::thread::spawn(move || {
+        let mut w = connect(port);
+        for i in 0..300 {
+            let v = if i % 2 == 0 { &sevens } else { &ones };
+            assert_eq!(
+                raw(&mut w, &[&b"SETRANGE"[..], b"k", b"0", v]),
+                int(LEN as i64)
+            );
+        }
+    });
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut r = connect(port);
+                for _ in 0..300 {
+                    let got = raw(&mut r, &[&b"GET"[..], b"k"]);
+                    let v = got.as_bytes().expect("a value");
+                    assert_eq!(v.len(), LEN);
+                    assert!(v.iter().all(|&x| x == v[0]), "a GET mixed two writes");
+                    let n = raw(&mut r, &[&b"BITCOUNT"[..], b"k"]).as_int().unwrap();
+                    assert!(n == LEN as i64 || n == 3 * LEN as i64, "BITCOUNT {n}");
+                    let pos = raw(&mut r, &[&b"BITPOS"[..], b"k", b"1", b"4000", b"-1"]);
+                    assert!(
+                        pos == int(4000 * 8 + 7) || pos == int(4000 * 8 + 5),
+                        "{pos:?}"
+                    );
+                }
+            })
+        })
+        .collect();
+    writer.join().expect("writer");
+    for r in readers {
+        r.join().expect("reader");
+    }
+}
