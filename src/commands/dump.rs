@@ -6,7 +6,6 @@ use super::{Args, CmdError, CmdResult, Context, Keys, Spec};
 use crate::protocol::Reply;
 use crate::rdb::{Event, Reader, Writer};
 use crate::server::notify::class;
-use crate::storage::ValueType;
 use crate::types::rdb::{expire_of, write_key, KeyIoError, KeyLoader};
 use bytes::Bytes;
 
@@ -31,9 +30,10 @@ fn key_io(e: KeyIoError) -> CmdError {
 fn dump(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let db = cx.db();
     let key = args.get(1);
-    // A stream's entries are walked twice (to count its nodes, then to write them): no write
-    // may come in between.
-    let _guard = (db.meta(key)?.map(|m| m.ty()) == Some(ValueType::Stream)).then(|| db.lock(key));
+    // Under the key lock: a fragmented string's bytes then come from one state of it, and a
+    // stream's entries, walked twice (to count its nodes, then to write them), see no write in
+    // between.
+    let _guard = db.lock(key);
     let Some(meta) = db.meta(key)? else {
         return Ok(Reply::Nil);
     };

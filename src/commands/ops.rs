@@ -571,14 +571,18 @@ fn rdb_len_size(n: u64) -> u64 {
 
 /// What `rdbSavedObjectLen` would give. Strings are exact for Redis without compression (an
 /// integer-encodable value is 2, 3 or 5 bytes, otherwise a length then the bytes; Redis may
-/// LZF-compress values over 20 bytes and report less). Collections are estimated from the
+/// LZF-compress values over 20 bytes and report less); a fragmented string is its length
+/// prefix and length, from the metadata, without reading it. Collections are estimated from the
 /// metadata alone, without reading the elements: the length prefix plus 9 bytes per element
 /// (a short length-prefixed member), which is the order of a small listpack entry.
 fn serialized_length(meta: &crate::storage::encoding::Meta) -> u64 {
     use crate::storage::encoding::ValueType;
     match meta.ty() {
+        ValueType::String if meta.is_fragmented() => {
+            rdb_len_size(meta.string_len()) + meta.string_len()
+        }
         ValueType::String => {
-            let v = meta.string_value();
+            let v = meta.inline_value().unwrap_or_default();
             match crate::util::num::parse_i64(v).filter(|_| v.len() <= 11) {
                 Some(n) if (-128..=127).contains(&n) => 2,
                 Some(n) if (-32768..=32767).contains(&n) => 3,
@@ -712,8 +716,8 @@ fn per_element(ty: crate::storage::encoding::ValueType) -> u64 {
 /// MEMORY USAGE key [SAMPLES n]: an estimate from the metadata, without reading elements:
 ///
 /// `usage = 40 + (key length + 8) + value`, where 40 is a dict entry and an object header, and
-/// `value` is `length + 8` for a string (0 extra for an integer Redis would store in the
-/// pointer) or `48 + count * per_element(type)` for a collection ([`per_element`]).
+/// `value` is `length + 8` for a string, inline or fragmented (what Redis would hold in memory;
+/// 0 extra for an integer Redis would store in the pointer) or `48 + count * per_element(type)` for a collection ([`per_element`]).
 /// SAMPLES is validated as Redis validates it but not used: nothing is sampled.
 fn memory_usage(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let mut j = 3;
@@ -737,8 +741,9 @@ fn memory_usage(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 fn estimate_usage(key_len: u64, meta: &crate::storage::encoding::Meta) -> u64 {
     use crate::storage::encoding::ValueType;
     let value = match meta.ty() {
+        ValueType::String if meta.is_fragmented() => meta.string_len() + 8,
         ValueType::String => {
-            let v = meta.string_value();
+            let v = meta.inline_value().unwrap_or_default();
             if v.len() <= 20 && crate::util::num::parse_i64(v).is_some() {
                 0
             } else {

@@ -430,13 +430,11 @@ fn incrbyfloat(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN], checked in Redis's order: the
 /// key types, the options, LEN with IDX, then the size of the table.
 fn lcs(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
-    let (a, b) =
-        strings::lcs_operands(&cx.db(), args.get(1), args.get(2)).map_err(|e| match e {
-            TypeError::WrongType => {
-                CmdError::msg("ERR The specified keys must contain string values")
-            }
-            other => other.into(),
-        })?;
+    let db = cx.db();
+    let operands = strings::lcs_operands(&db, args.get(1), args.get(2)).map_err(|e| match e {
+        TypeError::WrongType => CmdError::msg("ERR The specified keys must contain string values"),
+        other => other.into(),
+    })?;
     let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
     let mut min_match_len: i64 = 0;
     let mut i = 3;
@@ -465,7 +463,12 @@ fn lcs(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
         ranges: get_idx.then_some(min_match_len as u64),
     };
     let max = max_bulk_len(cx);
-    let result = strings::lcs(&a, &b, want, max).map_err(|e| CmdError::msg(e.to_string()))?;
+    let lcs_err = |e: strings::LcsError| CmdError::msg(e.to_string());
+    // Refused sizes are refused before the values (possibly large) are read.
+    let (alen, blen) = operands.lens();
+    strings::lcs_check(alen, blen, max).map_err(lcs_err)?;
+    let (a, b) = operands.read(&db)?;
+    let result = strings::lcs(&a, &b, want, max).map_err(lcs_err)?;
     if get_idx {
         let matches = result
             .ranges

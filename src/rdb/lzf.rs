@@ -156,8 +156,10 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
     (out.len() < limit).then_some(out)
 }
 
-/// Appends `lit` as literal runs of at most 32 bytes.
-fn push_literals(out: &mut Vec<u8>, lit: &[u8]) {
+/// Appends `lit` as literal runs of at most 32 bytes. LZF streams concatenate (a back-reference
+/// never reaches before its own stream's start), so a value can be packed piece by piece, with
+/// this for the pieces [`compress`] declines.
+pub fn push_literals(out: &mut Vec<u8>, lit: &[u8]) {
     for run in lit.chunks(MAX_LIT) {
         out.push((run.len() - 1) as u8);
         out.extend_from_slice(run);

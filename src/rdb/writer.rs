@@ -127,6 +127,8 @@ enum Pending {
         /// Finished quicklist nodes and the one being filled; None once streaming plain.
         nodes: Option<(Vec<Vec<u8>>, listpack::Writer, usize)>,
     },
+    /// A string streamed in pieces: bytes announced and written.
+    String { count: u64, added: u64 },
     /// A stream, written as it comes (nodes, then its metadata and groups); the counts left
     /// of each part, checked as the parts arrive.
     Stream(StreamParts),
@@ -268,6 +270,52 @@ impl<W: Write> Writer<W> {
         self.busy()?;
         self.header(types::STRING, key, expire_ms)?;
         self.out.string(value)
+    }
+
+    /// Starts a string key of `len` bytes, stored raw, whose bytes follow in pieces
+    /// ([`Writer::string_piece`], then [`Writer::end`]): for a value too large to hold at once.
+    pub fn begin_string(&mut self, key: &[u8], expire_ms: Option<i64>, len: u64) -> Result<()> {
+        self.busy()?;
+        self.header(types::STRING, key, expire_ms)?;
+        self.out.len(len)?;
+        self.pending = Some(Pending::String {
+            count: len,
+            added: 0,
+        });
+        Ok(())
+    }
+
+    /// Starts a string key of `len` bytes stored LZF-compressed: `clen` bytes of LZF stream
+    /// follow in pieces ([`Writer::string_piece`], then [`Writer::end`]).
+    pub fn begin_lzf_string(
+        &mut self,
+        key: &[u8],
+        expire_ms: Option<i64>,
+        clen: u64,
+        len: u64,
+    ) -> Result<()> {
+        self.busy()?;
+        self.header(types::STRING, key, expire_ms)?;
+        self.out.put(&[0xc3])?;
+        self.out.len(clen)?;
+        self.out.len(len)?;
+        self.pending = Some(Pending::String {
+            count: clen,
+            added: 0,
+        });
+        Ok(())
+    }
+
+    /// The next bytes of a string started with [`Writer::begin_string`] or
+    /// [`Writer::begin_lzf_string`].
+    pub fn string_piece(&mut self, bytes: &[u8]) -> Result<()> {
+        match &mut self.pending {
+            Some(Pending::String { count, added }) if *added + bytes.len() as u64 <= *count => {
+                *added += bytes.len() as u64;
+            }
+            _ => return Err(Self::mismatch("string bytes")),
+        }
+        self.out.put(bytes)
     }
 
     /// Starts a set of `count` members; follow with [`Writer::member`] and [`Writer::end`].
@@ -649,7 +697,8 @@ impl<W: Write> Writer<W> {
             Pending::Set { count, added, .. }
             | Pending::Hash { count, added, .. }
             | Pending::ZSet { count, added, .. }
-            | Pending::List { count, added, .. } => (*count, *added),
+            | Pending::List { count, added, .. }
+            | Pending::String { count, added } => (*count, *added),
             Pending::Stream(p) => {
                 if p.nodes != 0 || !p.meta || p.groups != 0 || !p.group_done() {
                     return Err(RdbError::Unsupported(

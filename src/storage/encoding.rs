@@ -81,12 +81,19 @@ impl ValueType {
 pub const META_HEADER: usize = 10;
 /// Length of the collection header: the common header, version and element count.
 pub const COLLECTION_HEADER: usize = META_HEADER + 16;
+/// Flag of a string whose bytes live in `data` as fragments (see `storage::strings`); its
+/// metadata is the common header, version and length, as long as a collection header.
+pub const FLAG_FRAGMENTED: u8 = 1;
+/// Length of a fragmented string's metadata.
+pub const FRAGMENTED_HEADER: usize = COLLECTION_HEADER;
 
 /// A decoded metadata value, owning its bytes.
 ///
-/// Layout: type(u8) · flags(u8) · expire-at ms (u64, 0 = none), then for strings the value's bytes,
-/// and for collections version(u64) · count(u64) · type-specific fields. Strings carry no version:
-/// they have no sub-keys, so the sixteen bytes would be dead weight on the most common key type.
+/// Layout: type(u8) · flags(u8) · expire-at ms (u64, 0 = none), then for an inline string the
+/// value's bytes, for a fragmented string (flag [`FLAG_FRAGMENTED`]) version(u64) · length(u64),
+/// and for collections version(u64) · count(u64) · type-specific fields. Inline strings carry no
+/// version: they have no sub-keys, so the sixteen bytes would be dead weight on the most common
+/// key type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Meta {
     bytes: Vec<u8>,
@@ -100,7 +107,14 @@ impl Meta {
             return Err(StoreError::Corrupt("metadata value too short"));
         }
         let ty = ValueType::from_u8(bytes[0]).ok_or(StoreError::Corrupt("unknown value type"))?;
-        if ty != ValueType::String && bytes.len() < COLLECTION_HEADER {
+        if ty == ValueType::String {
+            match bytes[1] {
+                0 => {}
+                FLAG_FRAGMENTED if bytes.len() == FRAGMENTED_HEADER => {}
+                FLAG_FRAGMENTED => return Err(StoreError::Corrupt("fragmented string metadata")),
+                _ => return Err(StoreError::Corrupt("unknown string flags")),
+            }
+        } else if bytes.len() < COLLECTION_HEADER {
             return Err(StoreError::Corrupt("collection metadata too short"));
         }
         Ok(Self { bytes, ty })
@@ -113,6 +127,17 @@ impl Meta {
         v.push(0);
         v.extend_from_slice(&expire_at.to_be_bytes());
         v.extend_from_slice(value);
+        v
+    }
+
+    /// Encodes a fragmented string: its bytes are `len` bytes in `data` fragments under `version`.
+    pub fn encode_fragmented(expire_at: u64, version: u64, len: u64) -> Vec<u8> {
+        let mut v = Vec::with_capacity(FRAGMENTED_HEADER);
+        v.push(ValueType::String as u8);
+        v.push(FLAG_FRAGMENTED);
+        v.extend_from_slice(&expire_at.to_be_bytes());
+        v.extend_from_slice(&version.to_be_bytes());
+        v.extend_from_slice(&len.to_be_bytes());
         v
     }
 
@@ -147,12 +172,33 @@ impl Meta {
         self.bytes[2..10].copy_from_slice(&at.to_be_bytes());
     }
 
-    /// The value of a string key.
-    pub fn string_value(&self) -> &[u8] {
-        &self.bytes[META_HEADER..]
+    /// Whether this is a string whose bytes live in `data` fragments.
+    pub fn is_fragmented(&self) -> bool {
+        self.ty == ValueType::String && self.bytes[1] == FLAG_FRAGMENTED
     }
 
-    /// The version that a collection's sub-keys carry.
+    /// The bytes of an inline string; None for a fragmented one (read it through
+    /// `storage::strings`). Meaningless for other types.
+    pub fn inline_value(&self) -> Option<&[u8]> {
+        (!self.is_fragmented()).then(|| &self.bytes[META_HEADER..])
+    }
+
+    /// The length of a string value in bytes, inline or fragmented: O(1).
+    pub fn string_len(&self) -> u64 {
+        if self.is_fragmented() {
+            read_u64(&self.bytes[18..26])
+        } else {
+            (self.bytes.len() - META_HEADER) as u64
+        }
+    }
+
+    /// Whether sub-keys in `data`/`zscore` carry this value's version: every collection, and a
+    /// fragmented string.
+    pub fn has_subkeys(&self) -> bool {
+        self.ty != ValueType::String || self.is_fragmented()
+    }
+
+    /// The version that a collection's (or a fragmented string's) sub-keys carry.
     pub fn version(&self) -> u64 {
         read_u64(&self.bytes[10..18])
     }
@@ -290,7 +336,11 @@ mod tests {
         let m = Meta::decode(Meta::encode_string(b"hello", 42)).unwrap();
         assert_eq!(m.ty(), ValueType::String);
         assert_eq!(m.expire_at(), 42);
-        assert_eq!(m.string_value(), b"hello");
+        assert_eq!(m.inline_value(), Some(&b"hello"[..]));
+        assert_eq!(
+            (m.string_len(), m.is_fragmented(), m.has_subkeys()),
+            (5, false, false)
+        );
         assert!(m.is_expired(42));
         assert!(!m.is_expired(41));
 
@@ -300,6 +350,15 @@ mod tests {
             (ValueType::Hash, 7, 3, 0)
         );
         assert!(!c.is_expired(u64::MAX));
+
+        let f = Meta::decode(Meta::encode_fragmented(9, 77, 1 << 32)).unwrap();
+        assert_eq!(f.ty(), ValueType::String);
+        assert!(f.is_fragmented() && f.has_subkeys());
+        assert_eq!(
+            (f.expire_at(), f.version(), f.string_len()),
+            (9, 77, 1 << 32)
+        );
+        assert_eq!(f.inline_value(), None);
     }
 
     #[test]
@@ -308,6 +367,14 @@ mod tests {
         assert!(Meta::decode(vec![99; 30]).is_err());
         assert!(Meta::decode(Meta::encode_string(b"", 0)[..10].to_vec()).is_ok());
         assert!(Meta::decode(vec![2; 12]).is_err());
+        // A fragmented string's metadata has exactly its header; unknown string flags are refused.
+        let mut f = Meta::encode_fragmented(0, 1, 2);
+        f.push(0);
+        assert!(Meta::decode(f).is_err());
+        assert!(Meta::decode(Meta::encode_fragmented(0, 1, 2)[..20].to_vec()).is_err());
+        let mut odd = Meta::encode_string(b"abc", 0);
+        odd[1] = 2;
+        assert!(Meta::decode(odd).is_err());
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! Compaction filters that reclaim the space of deleted, overwritten and expired collections.
+//! Compaction filters that reclaim the space of deleted, overwritten and expired collections and
+//! fragmented strings.
 //!
-//! Deleting a collection only removes its metadata; its sub-keys in `data` and `zscore` carry a
-//! version that no longer matches, so reads never see them. When RocksDB compacts those files, this
-//! filter looks up each sub-key's owner in `meta` and drops the sub-key when the owner is gone,
-//! expired, or has another version. A removed entry becomes a tombstone below the bottom level, so
-//! an older value can never resurface.
+//! Deleting a collection (or a fragmented string) only removes its metadata; its sub-keys in
+//! `data` and `zscore` carry a version that no longer matches, so reads never see them. When
+//! RocksDB compacts those files, this filter looks up each sub-key's owner in `meta` and drops the
+//! sub-key when the owner is gone, expired, an inline string, or has another version. A removed
+//! entry becomes a tombstone below the bottom level, so an older value can never resurface.
 
 use super::encoding::{meta_key, parse_data_key, Meta, CF_META};
 use rocksdb::compaction_filter::{CompactionFilter, Decision};
@@ -47,14 +48,15 @@ pub struct StaleSubkeyFilter {
 }
 
 impl StaleSubkeyFilter {
-    /// The live version of (db, key), or None if the key is absent, expired or not a collection.
+    /// The live version of (db, key), or None if the key is absent, expired or has no sub-keys
+    /// (an inline string). Outer None: the metadata could not be read.
     fn live_version(db: &DB, dbi: u8, key: &[u8]) -> Option<Option<u64>> {
         let cf = db.cf_handle(CF_META)?;
         match db.get_cf(cf, meta_key(dbi, key)) {
             Ok(Some(raw)) => {
                 let meta = Meta::decode(raw).ok()?;
                 let now = crate::util::time::now_ms();
-                if meta.is_expired(now) || meta.ty() == super::ValueType::String {
+                if meta.is_expired(now) || !meta.has_subkeys() {
                     Some(None)
                 } else {
                     Some(Some(meta.version()))

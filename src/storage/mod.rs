@@ -9,6 +9,7 @@ pub mod filters;
 pub mod locks;
 pub mod ready;
 pub mod scan;
+pub mod strings;
 pub mod subkeys;
 pub mod txn;
 pub mod wal;
@@ -1094,8 +1095,8 @@ mod tests {
         assert!(s.get_meta_raw(0, b"due").unwrap().is_none());
         assert!(s.get_meta_raw(0, b"later").unwrap().is_some());
         assert_eq!(
-            s.get_meta_raw(0, b"kept").unwrap().unwrap().string_value(),
-            b"y"
+            s.get_meta_raw(0, b"kept").unwrap().unwrap().inline_value(),
+            Some(&b"y"[..])
         );
         assert_eq!(s.count(0), 2);
         // Nothing due is left in the index.

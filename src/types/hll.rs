@@ -376,17 +376,43 @@ fn check(v: &[u8]) -> Result<()> {
     }
 }
 
-/// The live HyperLogLog value of `key` (None when absent), checked.
-fn load(db: &Db<'_>, key: &[u8]) -> Result<Option<(Meta, Vec<u8>)>> {
-    let Some(meta) = db.meta(key)? else {
+/// The live HyperLogLog value of `key` (None when absent), checked. The caller holds the key
+/// lock. A fragmented string is read as bytes (it is normally not a valid HyperLogLog).
+fn load(db: &Db<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    decode(db, key, db.meta(key)?)
+}
+
+/// [`load`] for a caller without the key lock (PFCOUNT of several keys).
+fn load_unlocked(db: &Db<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    db.read_string(key, |r| {
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        if r.meta().ty() != ValueType::String {
+            return Err(TypeError::WrongType);
+        }
+        if r.len() < HDR as u64 {
+            return Err(TypeError::NotHll);
+        }
+        let v = r.into_bytes()?.to_vec();
+        check(&v)?;
+        Ok(Some(v))
+    })
+}
+
+fn decode(db: &Db<'_>, key: &[u8], meta: Option<Meta>) -> Result<Option<Vec<u8>>> {
+    let Some(meta) = meta else {
         return Ok(None);
     };
     if meta.ty() != ValueType::String {
         return Err(TypeError::WrongType);
     }
-    let v = meta.string_value().to_vec();
+    if meta.string_len() < HDR as u64 {
+        return Err(TypeError::NotHll);
+    }
+    let v = db.string_value(key, meta)?.to_vec();
     check(&v)?;
-    Ok(Some((meta, v)))
+    Ok(Some(v))
 }
 
 /// Stores `value` under `key`, keeping the key's TTL.
@@ -408,7 +434,7 @@ fn store(db: &Db<'_>, key: &[u8], value: &[u8]) -> Result<()> {
 pub fn pfadd(db: &Db<'_>, key: &[u8], elements: &[&[u8]]) -> Result<bool> {
     let _guard = db.lock(key);
     let (mut hll, mut updated) = match load(db, key)? {
-        Some((_, v)) => (v, false),
+        Some(v) => (v, false),
         None => (new_sparse(), true),
     };
     for e in elements {
@@ -426,7 +452,7 @@ pub fn pfadd(db: &Db<'_>, key: &[u8], elements: &[&[u8]]) -> Result<bool> {
 pub fn pfcount(db: &Db<'_>, keys: &[&[u8]]) -> Result<u64> {
     if let [key] = keys {
         let _guard = db.lock(key);
-        let Some((_, mut hll)) = load(db, key)? else {
+        let Some(mut hll) = load(db, key)? else {
             return Ok(0);
         };
         if hll[15] & 0x80 == 0 {
@@ -441,7 +467,7 @@ pub fn pfcount(db: &Db<'_>, keys: &[&[u8]]) -> Result<u64> {
     }
     let mut max = vec![0u8; REGISTERS];
     for key in keys {
-        if let Some((_, hll)) = load(db, key)? {
+        if let Some(hll) = load_unlocked(db, key)? {
             merge_into(&mut max, &hll)?;
         }
     }
@@ -458,13 +484,13 @@ pub fn pfmerge(db: &Db<'_>, dest: &[u8], sources: &[&[u8]]) -> Result<()> {
     let mut max = vec![0u8; REGISTERS];
     let mut use_dense = false;
     for key in std::iter::once(dest).chain(sources.iter().copied()) {
-        if let Some((_, hll)) = load(db, key)? {
+        if let Some(hll) = load(db, key)? {
             use_dense |= hll[4] == DENSE;
             merge_into(&mut max, &hll)?;
         }
     }
     let mut hll = match load(db, dest)? {
-        Some((_, v)) => v,
+        Some(v) => v,
         None => new_sparse(),
     };
     if use_dense && hll[4] != DENSE {

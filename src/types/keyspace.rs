@@ -67,14 +67,10 @@ pub fn type_of(db: &Db<'_>, key: &[u8]) -> Result<Option<ValueType>> {
     Ok(db.meta(key)?.map(|m| m.ty()))
 }
 
-/// Whether a value of this type keeps sub-keys (in `data`/`zscore`) under its version.
-fn has_subkeys(meta: &Meta) -> bool {
-    meta.ty() != ValueType::String
-}
-
 /// The metadata to store for a copy of `meta` (the value of `key` in `src`) placed at `to_key`
-/// in physical database `to_phys`, expiry included. A string is copied as is; a collection gets
-/// a fresh version and its sub-keys are copied to it in `batch` (O(number of elements)).
+/// in physical database `to_phys`, expiry included. An inline string is copied as is; a
+/// collection or a fragmented string gets a fresh version and its sub-keys (elements, fragments)
+/// are copied to it in `batch` (O(number of elements or stored fragments)).
 fn relocate(
     src: &Db<'_>,
     key: &[u8],
@@ -83,13 +79,14 @@ fn relocate(
     to_key: &[u8],
     batch: &mut Batch<'_>,
 ) -> Result<Vec<u8>> {
-    if !has_subkeys(&meta) {
+    if !meta.has_subkeys() {
         return Ok(meta.into_bytes());
     }
     let version = src.store.next_version()?;
     src.copy_subkeys(key, meta.version(), to_phys, to_key, version, batch)?;
     let mut bytes = meta.into_bytes();
-    // Bytes 10..18 of a collection's metadata hold its version (Meta::decode checked the length).
+    // Bytes 10..18 of a collection's or fragmented string's metadata hold its version
+    // (Meta::decode checked the length).
     bytes[10..18].copy_from_slice(&version.to_be_bytes());
     Ok(bytes)
 }
@@ -379,7 +376,8 @@ pub fn scan(
 /// strings built by APPEND or SETRANGE; Basalt does not record how a value was built.)
 pub fn encoding(db: &Db<'_>, key: &[u8], meta: &Meta) -> Result<&'static str> {
     Ok(match meta.ty() {
-        ValueType::String => string_encoding(meta.string_value()),
+        // A fragmented value is longer than any embstr or int.
+        ValueType::String => meta.inline_value().map_or("raw", string_encoding),
         ValueType::Hash => super::hashes::encoding(db, key, meta)?,
         ValueType::List => super::lists::encoding(db, key, meta)?,
         ValueType::Set => super::sets::encoding(db, key, meta)?,
@@ -405,7 +403,7 @@ pub fn refcount(meta: &Meta) -> i64 {
     const SHARED_INTEGERS: i64 = 10_000;
     const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
     match meta.ty() {
-        ValueType::String => match crate::util::num::parse_i64(meta.string_value()) {
+        ValueType::String => match meta.inline_value().and_then(crate::util::num::parse_i64) {
             Some(n) if (0..SHARED_INTEGERS).contains(&n) => OBJ_SHARED_REFCOUNT,
             _ => 1,
         },

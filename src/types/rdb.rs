@@ -255,6 +255,56 @@ pub fn expire_of(meta: &Meta) -> Option<i64> {
     }
 }
 
+/// Bytes of a fragmented value read and LZF-compressed at a time.
+const LZF_PIECE: u64 = 1 << 20;
+/// Most LZF output kept for one value: past it the value is written raw instead.
+const LZF_BUFFER: u64 = 32 << 20;
+
+/// Writes a fragmented string without holding it whole: first LZF-compressed piece by piece
+/// (the pieces' streams concatenate into one valid stream) while the output stays below both
+/// the value's length less 4 (Redis's rule for compressing) and [`LZF_BUFFER`]; otherwise raw,
+/// streamed from a second read. So a sparse 512 MB bitmap exports as a few MB, and memory stays
+/// bounded by the buffer and one piece.
+fn write_fragmented<W: Write>(
+    db: &Db<'_>,
+    key: &[u8],
+    meta: &Meta,
+    expire_ms: Option<i64>,
+    w: &mut Writer<W>,
+) -> Result<(), KeyIoError> {
+    let len = meta.string_len();
+    let limit = len.saturating_sub(4).min(LZF_BUFFER);
+    let mut packed = Vec::new();
+    let mut reader = db.string_reader(key, meta.clone());
+    let mut fits = len > 20;
+    let mut off = 0;
+    while fits && off < len {
+        let end = (off + LZF_PIECE).min(len);
+        let piece = reader.read(off, end)?;
+        match crate::rdb::lzf::compress(&piece) {
+            Some(c) => packed.extend_from_slice(&c),
+            None => crate::rdb::lzf::push_literals(&mut packed, &piece),
+        }
+        fits = (packed.len() as u64) < limit;
+        off = end;
+    }
+    if fits {
+        w.begin_lzf_string(key, expire_ms, packed.len() as u64, len)?;
+        w.string_piece(&packed)?;
+        return Ok(w.end()?);
+    }
+    drop(packed);
+    w.begin_string(key, expire_ms, len)?;
+    let mut reader = db.string_reader(key, meta.clone());
+    let mut off = 0;
+    while off < len {
+        let end = (off + LZF_PIECE).min(len);
+        w.string_piece(&reader.read(off, end)?)?;
+        off = end;
+    }
+    Ok(w.end()?)
+}
+
 /// Streams `key` (whose live metadata is `meta`) to `w`, with `expire_ms` (ignored in a
 /// payload). Sub-keys are read with an iterator, never all at once.
 pub fn write_key<W: Write>(
@@ -270,7 +320,13 @@ pub fn write_key<W: Write>(
         _ => (meta.version(), meta.count()),
     };
     match meta.ty() {
-        ValueType::String => return Ok(w.string(key, expire_ms, meta.string_value())?),
+        ValueType::String if meta.is_fragmented() => {
+            return write_fragmented(db, key, meta, expire_ms, w)
+        }
+        ValueType::String => {
+            let v = meta.inline_value().unwrap_or_default();
+            return Ok(w.string(key, expire_ms, v)?);
+        }
         ValueType::Stream => return write_stream(db, key, meta, expire_ms, w),
         ValueType::List => {
             w.begin_list(key, expire_ms, count)?;

@@ -1,11 +1,13 @@
-//! String values: stored inline in the key's metadata, so a GET is one point read.
+//! String values, stored inline in the key's metadata (a GET is one point read) or, once a
+//! partial write makes them large, as fragments (see `storage::strings`).
 //!
 //! Every read-modify-write here holds the key lock across its read and its write, and writes one
 //! batch given the raw previous metadata (expired or not), so key counts and the expiry index stay
 //! exact. A key whose time has passed is treated as absent.
 
 use super::{Result, TypeError};
-use crate::storage::encoding::META_HEADER;
+use crate::storage::scan::decode_header;
+use crate::storage::strings::StrEdit;
 use crate::storage::{Db, Meta, ValueType};
 use crate::util::num::{self, FloatIncrError};
 use crate::util::time::now_ms;
@@ -53,18 +55,33 @@ pub enum ExpiryChange {
     At(u64),
 }
 
-/// The value of a live string key; wrong type if the key holds something else.
-pub fn value_of(meta: &Meta) -> Result<&[u8]> {
+/// Checks that a live key holds a string.
+fn check(meta: &Meta) -> Result<()> {
     if meta.ty() != ValueType::String {
         return Err(TypeError::WrongType);
     }
-    Ok(meta.string_value())
+    Ok(())
 }
 
-/// The value of a string key as shared bytes, without copying it.
-fn into_value(meta: Meta) -> Result<Bytes> {
-    value_of(&meta)?;
-    Ok(Bytes::from(meta.into_bytes()).slice(META_HEADER..))
+/// The value of a live string key, inline (without copying) or read from its fragments; wrong
+/// type if the key holds something else. For a caller that holds the key lock; others read
+/// through [`Db::read_string`] (see [`read_value`]).
+pub fn value_of(db: &Db<'_>, key: &[u8], meta: Meta) -> Result<Bytes> {
+    check(&meta)?;
+    Ok(db.string_value(key, meta)?)
+}
+
+/// The value of a string key read without the key lock: None when missing, wrong type for
+/// another type, or (with `lenient`) None for another type too, as MGET wants.
+fn read_value(db: &Db<'_>, key: &[u8], lenient: bool) -> Result<Option<Bytes>> {
+    db.read_string(key, |r| match r {
+        None => Ok(None),
+        Some(r) if lenient && r.meta().ty() != ValueType::String => Ok(None),
+        Some(r) => {
+            check(r.meta())?;
+            Ok(Some(r.into_bytes()?))
+        }
+    })
 }
 
 /// The live metadata among the raw metadata read for a write.
@@ -81,11 +98,12 @@ fn store(db: &Db<'_>, key: &[u8], raw: Option<&Meta>, value: &[u8], expire_at: u
 
 /// GET: the value, or None if the key does not exist.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
-    db.meta(key)?.map(into_value).transpose()
+    read_value(db, key, false)
 }
 
 /// SET with its conditions and TTL handling. With `want_old`, the previous value is returned
-/// (and a non-string previous value is an error, leaving the key untouched).
+/// (and a non-string previous value is an error, leaving the key untouched). Overwriting a
+/// fragmented value stores the new one inline; the old fragments are dropped by version.
 pub fn set(
     db: &Db<'_>,
     key: &[u8],
@@ -99,7 +117,7 @@ pub fn set(
     let raw = db.meta_raw(key)?;
     let live = live(&raw, now);
     let old = match (want_old, live) {
-        (true, Some(m)) => Some(Bytes::copy_from_slice(value_of(m)?)),
+        (true, Some(m)) => Some(value_of(db, key, m.clone())?),
         _ => None,
     };
     let exists = live.is_some();
@@ -127,11 +145,13 @@ pub fn getdel(db: &Db<'_>, key: &[u8]) -> Result<Option<Bytes>> {
     if meta.is_expired(now_ms()) {
         return Ok(None);
     }
-    value_of(&meta)?;
+    // Read before the delete: once the metadata is gone, compaction may drop the fragments.
+    let header = decode_header(meta.as_bytes())?;
+    let value = value_of(db, key, meta)?;
     let mut batch = db.batch();
-    batch.delete_key(db.phys, key, &meta);
+    batch.delete_key(db.phys, key, &header);
     batch.commit()?;
-    into_value(meta).map(Some)
+    Ok(Some(value))
 }
 
 /// GETEX with an option: the value, with the key's expiry changed. `change` is asked for the
@@ -150,33 +170,34 @@ pub fn getex<E: From<TypeError>>(
     if meta.is_expired(now) {
         return Ok(None);
     }
-    value_of(&meta)?;
+    check(&meta)?;
     let target = match change()? {
         ExpiryChange::Persist => 0,
         ExpiryChange::At(at) => at,
     };
+    let header = decode_header(meta.as_bytes()).map_err(TypeError::from)?;
+    let value = value_of(db, key, meta)?;
     let mut batch = db.batch();
     if target != 0 && target <= now {
-        batch.delete_key(db.phys, key, &meta);
-    } else if target != meta.expire_at() {
-        let mut updated = meta.clone();
-        updated.set_expire_at(target);
-        batch.put_meta(db.phys, key, Some(&meta), updated.as_bytes());
+        batch.delete_key(db.phys, key, &header);
+    } else if target != header.expire_at() {
+        // The header is the whole metadata of a fragmented value; an inline one is rebuilt.
+        let updated = if header.is_fragmented() {
+            let mut m = header.clone();
+            m.set_expire_at(target);
+            m.into_bytes()
+        } else {
+            Meta::encode_string(&value, target)
+        };
+        batch.put_meta(db.phys, key, Some(&header), &updated);
     }
     batch.commit().map_err(TypeError::from)?;
-    Ok(Some(into_value(meta)?))
+    Ok(Some(value))
 }
 
 /// MGET: each key's value; None for a missing key or one that does not hold a string.
 pub fn mget(db: &Db<'_>, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
-    keys.iter()
-        .map(|&k| {
-            Ok(db
-                .meta(k)?
-                .filter(|m| m.ty() == ValueType::String)
-                .and_then(|m| into_value(m).ok()))
-        })
-        .collect()
+    keys.iter().map(|&k| read_value(db, k, true)).collect()
 }
 
 /// A key and its value, as MSET takes them.
@@ -233,44 +254,53 @@ fn check_len(len: u64, max_len: u64) -> Result<()> {
     Ok(())
 }
 
+/// Opens the string value of `key` for a partial write under its key lock (held by the caller):
+/// wrong type if the key holds something else; a missing key opens empty.
+pub(crate) fn open_edit(db: &Db<'_>, key: &[u8]) -> Result<StrEdit> {
+    let raw = db.meta_raw(key)?;
+    let now = now_ms();
+    if let Some(m) = live(&raw, now) {
+        check(m)?;
+    }
+    Ok(StrEdit::open(db, key, raw, now)?)
+}
+
+/// Commits an edit in its own batch.
+pub(crate) fn commit_edit(db: &Db<'_>, edit: StrEdit) -> Result<()> {
+    let mut batch = db.batch();
+    edit.commit(&mut batch);
+    Ok(batch.commit()?)
+}
+
 /// APPEND: appends to the value (creating the key if missing, even with an empty value) and
-/// returns the new length. The TTL is kept; results beyond `max_len` are refused.
+/// returns the new length. The TTL is kept; results beyond `max_len` are refused. A fragmented
+/// value writes only its tail fragments.
 pub fn append(db: &Db<'_>, key: &[u8], value: &[u8], max_len: u64) -> Result<u64> {
     let _guard = db.lock(key);
-    let raw = db.meta_raw(key)?;
-    let encoded = match live(&raw, now_ms()) {
-        None => {
-            check_len(value.len() as u64, max_len)?;
-            Meta::encode_string(value, 0)
-        }
-        Some(m) => {
-            let old = value_of(m)?;
-            check_len(old.len() as u64 + value.len() as u64, max_len)?;
-            let mut enc = Vec::with_capacity(m.as_bytes().len() + value.len());
-            enc.extend_from_slice(m.as_bytes());
-            enc.extend_from_slice(value);
-            enc
-        }
-    };
-    let len = (encoded.len() - META_HEADER) as u64;
-    let mut batch = db.batch();
-    batch.put_meta(db.phys, key, raw.as_ref(), &encoded);
-    batch.commit()?;
+    let mut edit = open_edit(db, key)?;
+    let len = edit.len();
+    check_len(len + value.len() as u64, max_len)?;
+    edit.write(db, len, value)?;
+    let len = edit.len();
+    commit_edit(db, edit)?;
     Ok(len)
 }
 
-/// STRLEN: the length of the value, 0 if the key does not exist.
+/// STRLEN: the length of the value, 0 if the key does not exist. O(1) in either form.
 pub fn strlen(db: &Db<'_>, key: &[u8]) -> Result<u64> {
     match db.meta(key)? {
         None => Ok(0),
-        Some(m) => Ok(value_of(&m)?.len() as u64),
+        Some(m) => {
+            check(&m)?;
+            Ok(m.string_len())
+        }
     }
 }
 
 /// The byte range GETRANGE returns for a string of `len` bytes, with Redis 7.0's rules: negative
 /// indexes count from the end, both negative with start past end is empty, then start and end
 /// are clamped to the string; None when the result is empty.
-pub fn range_bounds(len: usize, start: i64, end: i64) -> Option<Range<usize>> {
+pub fn range_bounds(len: u64, start: i64, end: i64) -> Option<Range<u64>> {
     if start < 0 && end < 0 && start > end {
         return None;
     }
@@ -281,58 +311,68 @@ pub fn range_bounds(len: usize, start: i64, end: i64) -> Option<Range<usize>> {
     if len == 0 || start > end {
         return None;
     }
-    Some(start as usize..end as usize + 1)
+    Some(start as u64..end as u64 + 1)
 }
 
 /// GETRANGE: the bytes from `start` to `end` inclusive (see [`range_bounds`]); empty when the
-/// key does not exist.
+/// key does not exist. A fragmented value reads only the fragments in the range.
 pub fn getrange(db: &Db<'_>, key: &[u8], start: i64, end: i64) -> Result<Bytes> {
-    let Some(meta) = db.meta(key)? else {
-        return Ok(Bytes::new());
-    };
-    let value = into_value(meta)?;
-    Ok(range_bounds(value.len(), start, end).map_or_else(Bytes::new, |r| value.slice(r)))
+    db.read_string(key, |r| {
+        let Some(mut r) = r else {
+            return Ok(Bytes::new());
+        };
+        check(r.meta())?;
+        let Some(range) = range_bounds(r.len(), start, end) else {
+            return Ok(Bytes::new());
+        };
+        if r.is_fragmented() {
+            return Ok(Bytes::from(r.read(range.start, range.end)?));
+        }
+        Ok(r.into_bytes()?
+            .slice(range.start as usize..range.end as usize))
+    })
 }
 
 /// SETRANGE: overwrites the value from `offset` (zero-padding as needed) and returns the new
 /// length. An empty `value` changes nothing (and does not create the key); a result beyond
-/// `max_len` is refused before anything is allocated. The TTL is kept.
+/// `max_len` is refused before anything is allocated. The TTL is kept. A fragmented value
+/// writes only the fragments the range touches.
 pub fn setrange(db: &Db<'_>, key: &[u8], offset: u64, value: &[u8], max_len: u64) -> Result<u64> {
     let _guard = db.lock(key);
-    let raw = db.meta_raw(key)?;
-    let current = live(&raw, now_ms());
-    let old_len = match current {
-        None => 0,
-        Some(m) => value_of(m)?.len(),
-    };
+    let mut edit = open_edit(db, key)?;
     if value.is_empty() {
-        return Ok(old_len as u64);
+        return Ok(edit.len());
     }
-    let needed = offset.saturating_add(value.len() as u64);
-    check_len(needed, max_len)?;
-    // Both fit in memory terms now: needed <= max_len, a configured bound.
-    let (offset, needed) = (
-        usize::try_from(offset).map_err(|_| TypeError::TooBig)?,
-        usize::try_from(needed).map_err(|_| TypeError::TooBig)?,
-    );
-    let new_len = needed.max(old_len);
-    let mut encoded = match current {
-        None => Meta::encode_string(b"", 0),
-        Some(m) => m.as_bytes().to_vec(),
-    };
-    encoded.resize(META_HEADER + new_len, 0);
-    encoded[META_HEADER + offset..META_HEADER + needed].copy_from_slice(value);
-    let mut batch = db.batch();
-    batch.put_meta(db.phys, key, raw.as_ref(), &encoded);
-    batch.commit()?;
-    Ok(new_len as u64)
+    check_len(offset.saturating_add(value.len() as u64), max_len)?;
+    edit.write(db, offset, value)?;
+    let len = edit.len();
+    commit_edit(db, edit)?;
+    Ok(len)
 }
 
-/// The live string value and its expiry, for the INCR family; None when the key is absent.
-fn current_for_update(raw: &Option<Meta>, now: u64) -> Result<Option<(&[u8], u64)>> {
+/// Longest value INCRBYFLOAT parses (Redis's MAX_LONG_DOUBLE_CHARS): a longer one is not a float.
+const MAX_FLOAT_CHARS: u64 = 5 * 1024;
+/// Longest value INCR parses: a longer one is not an integer.
+const MAX_INT_CHARS: u64 = 20;
+
+/// The live string value and its expiry, for the INCR family; None when the key is absent. A
+/// value longer than `max_chars` cannot parse, so it is not read: `Some((None, _))`.
+fn current_for_update(
+    db: &Db<'_>,
+    key: &[u8],
+    raw: &Option<Meta>,
+    now: u64,
+    max_chars: u64,
+) -> Result<Option<(Option<Bytes>, u64)>> {
     match live(raw, now) {
         None => Ok(None),
-        Some(m) => Ok(Some((value_of(m)?, m.expire_at()))),
+        Some(m) => {
+            check(m)?;
+            let value = (m.string_len() <= max_chars)
+                .then(|| db.string_value(key, m.clone()))
+                .transpose()?;
+            Ok(Some((value, m.expire_at())))
+        }
     }
 }
 
@@ -341,9 +381,14 @@ fn current_for_update(raw: &Option<Meta>, now: u64) -> Result<Option<(&[u8], u64
 pub fn incr_by(db: &Db<'_>, key: &[u8], delta: i64) -> Result<i64> {
     let _guard = db.lock(key);
     let raw = db.meta_raw(key)?;
-    let (value, expire_at) = match current_for_update(&raw, now_ms())? {
+    let (value, expire_at) = match current_for_update(db, key, &raw, now_ms(), MAX_INT_CHARS)? {
         None => (0, 0),
-        Some((v, at)) => (num::parse_i64(v).ok_or(TypeError::NotInteger)?, at),
+        Some((v, at)) => (
+            v.as_deref()
+                .and_then(num::parse_i64)
+                .ok_or(TypeError::NotInteger)?,
+            at,
+        ),
     };
     let result = value.checked_add(delta).ok_or(TypeError::Overflow)?;
     let mut text = Vec::with_capacity(20);
@@ -357,30 +402,68 @@ pub fn incr_by(db: &Db<'_>, key: &[u8], delta: i64) -> Result<i64> {
 pub fn incr_by_float(db: &Db<'_>, key: &[u8], incr: &[u8]) -> Result<Bytes> {
     let _guard = db.lock(key);
     let raw = db.meta_raw(key)?;
-    let current = current_for_update(&raw, now_ms())?;
-    let text = num::incr_by_float(current.map(|(v, _)| v), incr).map_err(|e| match e {
+    let current = current_for_update(db, key, &raw, now_ms(), MAX_FLOAT_CHARS)?;
+    let float_err = |e| match e {
         FloatIncrError::NanOrInfinity | FloatIncrError::IncrNanOrInfinity => {
             TypeError::NanOrInfinity
         }
         FloatIncrError::NotFloat
         | FloatIncrError::IncrNotFloat
         | FloatIncrError::HashValueNotFloat => TypeError::NotFloat,
-    })?;
+    };
+    let text = match &current {
+        // Too long to be a float (Redis checks the value before the increment).
+        Some((None, _)) => return Err(TypeError::NotFloat),
+        Some((Some(v), _)) => num::incr_by_float(Some(v), incr),
+        None => num::incr_by_float(None, incr),
+    }
+    .map_err(float_err)?;
     let expire_at = current.map_or(0, |(_, at)| at);
     store(db, key, raw.as_ref(), &text, expire_at)?;
     Ok(Bytes::from(text))
 }
 
+/// The two values LCS compares, checked for type but not read yet (a value may be large and LCS
+/// refuses large inputs first).
+pub struct LcsOperands {
+    a: (Vec<u8>, Option<Meta>),
+    b: (Vec<u8>, Option<Meta>),
+}
+
+impl LcsOperands {
+    /// The lengths of the two values (0 for a missing key).
+    pub fn lens(&self) -> (u64, u64) {
+        let len = |m: &Option<Meta>| m.as_ref().map_or(0, Meta::string_len);
+        (len(&self.a.1), len(&self.b.1))
+    }
+
+    /// Reads both values.
+    pub fn read(self, db: &Db<'_>) -> Result<(Bytes, Bytes)> {
+        let read = |(key, meta): (Vec<u8>, Option<Meta>)| -> Result<Bytes> {
+            match meta {
+                None => Ok(Bytes::new()),
+                Some(m) if !m.is_fragmented() => value_of(db, &key, m),
+                // Read again, consistently; gone or retyped since it was checked: read as the
+                // key is now.
+                Some(_) => Ok(read_value(db, &key, true)?.unwrap_or_default()),
+            }
+        };
+        Ok((read(self.a)?, read(self.b)?))
+    }
+}
+
 /// The values LCS compares: a missing key is an empty string; a key of another type is
 /// [`TypeError::WrongType`] (LCS reports it with its own text).
-pub fn lcs_operands(db: &Db<'_>, a: &[u8], b: &[u8]) -> Result<(Bytes, Bytes)> {
+pub fn lcs_operands(db: &Db<'_>, a: &[u8], b: &[u8]) -> Result<LcsOperands> {
     let (ma, mb) = (db.meta(a)?, db.meta(b)?);
     let wrong = |m: &Option<Meta>| m.as_ref().is_some_and(|m| m.ty() != ValueType::String);
     if wrong(&ma) || wrong(&mb) {
         return Err(TypeError::WrongType);
     }
-    let value = |m: Option<Meta>| m.map_or_else(|| Ok(Bytes::new()), into_value);
-    Ok((value(ma)?, value(mb)?))
+    Ok(LcsOperands {
+        a: (a.to_vec(), ma),
+        b: (b.to_vec(), mb),
+    })
 }
 
 /// What an LCS computation should produce.
@@ -422,19 +505,26 @@ pub enum LcsError {
     AllocFailed,
 }
 
-/// Redis 7.0's LCS: the dynamic-programming table of (len(a)+1)·(len(b)+1) u32s, refused when
-/// its size in bytes exceeds `max_alloc` (proto-max-bulk-len), then walked back from the end to
-/// recover the subsequence and its ranges exactly as Redis reports them.
-pub fn lcs(a: &[u8], b: &[u8], want: LcsWant, max_alloc: u64) -> Result<LcsResult, LcsError> {
-    if a.len() as u64 >= u64::from(u32::MAX - 1) || b.len() as u64 >= u64::from(u32::MAX - 1) {
+/// Redis 7.0's size checks of LCS, done before the values are read: the number of table cells,
+/// or why the table is refused.
+pub fn lcs_check(alen: u64, blen: u64, max_alloc: u64) -> Result<u64, LcsError> {
+    if alen >= u64::from(u32::MAX - 1) || blen >= u64::from(u32::MAX - 1) {
         return Err(LcsError::TooLong);
     }
-    let (alen, blen) = (a.len(), b.len());
-    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    let cells = (alen + 1) * (blen + 1);
     let bytes = cells.checked_mul(4).ok_or(LcsError::AllocFailed)?;
     if bytes > max_alloc {
         return Err(LcsError::ExceedsLimit);
     }
+    Ok(cells)
+}
+
+/// Redis 7.0's LCS: the dynamic-programming table of (len(a)+1)·(len(b)+1) u32s, refused when
+/// its size in bytes exceeds `max_alloc` (proto-max-bulk-len), then walked back from the end to
+/// recover the subsequence and its ranges exactly as Redis reports them.
+pub fn lcs(a: &[u8], b: &[u8], want: LcsWant, max_alloc: u64) -> Result<LcsResult, LcsError> {
+    let cells = lcs_check(a.len() as u64, b.len() as u64, max_alloc)?;
+    let (alen, blen) = (a.len(), b.len());
     let cells = usize::try_from(cells).map_err(|_| LcsError::AllocFailed)?;
     let mut table: Vec<u32> = Vec::new();
     table
@@ -517,8 +607,8 @@ mod tests {
     use super::*;
 
     fn gr(s: &str, start: i64, end: i64) -> String {
-        range_bounds(s.len(), start, end)
-            .map(|r| s[r].to_string())
+        range_bounds(s.len() as u64, start, end)
+            .map(|r| s[r.start as usize..r.end as usize].to_string())
             .unwrap_or_default()
     }
 

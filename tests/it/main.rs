@@ -11,6 +11,8 @@
 //! - `diff_hashes`, `diff_lists`, `diff_sets`, `diff_zsets`: the same, one generator per
 //!   collection family.
 //! - `diff_bitmaps`: bitmap commands (SETBIT ... BITFIELD) compared with redis-server.
+//! - `bitmaps`: bitmap commands with their errors, a 512 MB sparse bitmap, and string values
+//!   across the inline/fragmented switch (model, RENAME/COPY/MOVE/expiry/restart, DUMP, export).
 //! - `diff_hll`: HyperLogLog commands and raw values compared byte for byte with redis-server.
 //! - `geo`, `diff_geo`: GEO commands per command with their errors, RESP3 bytes, STORE keys,
 //!   events; and a seeded random GEO stream (RESP2 and RESP3) compared with redis-server.
@@ -37,6 +39,7 @@
 mod acl;
 mod admin;
 mod big_delete;
+mod bitmaps;
 mod blocking;
 mod cache;
 mod concurrency;
