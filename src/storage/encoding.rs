@@ -23,8 +23,17 @@ pub const CF_DATA: &str = "data";
 pub const CF_ZSCORE: &str = "zscore";
 pub const CF_EXPIRE: &str = "expire";
 
-/// Bumped whenever an on-disk layout changes; a data directory of another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever an on-disk layout changes; a data directory of a newer version is refused,
+/// one of an older version this build can read is upgraded in place when opened.
+///
+/// - v1: strings inline, hashes, lists, sets and sorted sets.
+/// - v2: adds fragmented strings (the `FRAGMENTED` flag) and streams. Every v1 value reads the
+///   same under v2, so a v1 directory is upgraded by rewriting the record; a v1 build would
+///   misread a fragmented string, hence the refusal the other way.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema this build opens (and upgrades).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// The type of a key, as stored in its metadata. Values are part of the on-disk format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

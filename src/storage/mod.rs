@@ -641,11 +641,23 @@ fn check_schema(db: &DB) -> Result<()> {
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("schema record"))?;
-            if found != encoding::SCHEMA_VERSION {
+            if !(encoding::OLDEST_SCHEMA_VERSION..=encoding::SCHEMA_VERSION).contains(&found) {
                 return Err(StoreError::Schema(format!(
-                    "the data directory uses storage schema v{found}; this build reads v{}",
+                    "the data directory uses storage schema v{found}; this build reads v{} to v{}",
+                    encoding::OLDEST_SCHEMA_VERSION,
                     encoding::SCHEMA_VERSION
                 )));
+            }
+            if found < encoding::SCHEMA_VERSION {
+                // Older layouts are subsets of the current one: only the record changes, made
+                // durable before any write of the new layout can follow it.
+                db.put(REC_SCHEMA, encoding::SCHEMA_VERSION.to_be_bytes())?;
+                db.flush_wal(true)?;
+                tracing::info!(
+                    from = found,
+                    to = encoding::SCHEMA_VERSION,
+                    "upgraded the data directory's storage schema"
+                );
             }
         }
         None => {
@@ -1158,6 +1170,19 @@ mod tests {
         };
         let s = open(dir.path());
         assert!(s.next_version().unwrap() > first);
+    }
+
+    #[test]
+    fn an_older_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path());
+            s.rocks().put(REC_SCHEMA, 1u32.to_be_bytes()).unwrap();
+            s.rocks().flush_wal(true).unwrap();
+        }
+        let s = open(dir.path());
+        let v = s.rocks().get(REC_SCHEMA).unwrap().unwrap();
+        assert_eq!(v, encoding::SCHEMA_VERSION.to_be_bytes());
     }
 
     #[test]
