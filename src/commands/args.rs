@@ -153,6 +153,11 @@ pub struct OwnedArgs {
 }
 
 impl OwnedArgs {
+    /// Arguments given as ranges into `base`.
+    pub fn from_parts(base: Vec<u8>, ranges: Vec<Range<usize>>) -> OwnedArgs {
+        OwnedArgs { base, ranges }
+    }
+
     pub fn args(&self) -> Args<'_> {
         Args::new(&self.base, &self.ranges)
     }

@@ -19,7 +19,12 @@ fn barg(lua: &Lua, args: &MultiValue, n: usize, func: &str) -> mlua::Result<u32>
         Some(x) => Ok((x + 6_755_399_441_055_744.0).to_bits() as u32),
         None => {
             let got = args.get(n - 1).map_or("no value", type_name);
-            Err(arg_error(lua, n, func, &format!("number expected, got {got}")))
+            Err(arg_error(
+                lua,
+                n,
+                func,
+                &format!("number expected, got {got}"),
+            ))
         }
     }
 }
@@ -109,7 +114,9 @@ mod tests {
     #[test]
     fn matches_redis_outputs() {
         let lua = mlua::Lua::new();
-        lua.globals().set("bit", super::open(&lua).unwrap()).unwrap();
+        lua.globals()
+            .set("bit", super::open(&lua).unwrap())
+            .unwrap();
         // Observed on redis-server 7.0.15.
         let got: Vec<f64> = lua
             .load("return {bit.tobit(1), bit.tobit(2^32+5), bit.tobit(-1), bit.tobit(2^31), bit.bnot(0), bit.band(0xff, 0x0f, 0x3), bit.bor(1,2,4), bit.bxor(5,3), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678), bit.tobit(1.5), bit.tobit(2.5), bit.tobit('12')}")

@@ -64,6 +64,18 @@ pub struct Script {
 }
 
 impl Script {
+    /// A script not (yet) in the cache, to compile before it is added.
+    pub fn new(sha: [u8; 40], body: &[u8], flags: u32, shebang_len: usize) -> Script {
+        Script {
+            sha,
+            body: Arc::from(body),
+            flags,
+            shebang_len,
+            pinned: false,
+            last_used: AtomicU64::new(0),
+        }
+    }
+
     /// The Lua source to compile.
     pub fn code(&self) -> &[u8] {
         &self.body[self.shebang_len..]
@@ -76,13 +88,12 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
     if !body.starts_with(b"#!") {
         return Ok((flags::EVAL_COMPAT, 0));
     }
-    let end = body.iter().position(|&b| b == b'\n').ok_or_else(|| {
-        "ERR Invalid script shebang".to_string()
-    })?;
+    let end = body
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| "ERR Invalid script shebang".to_string())?;
     let line = &body[..end];
-    let mut parts = line
-        .split(|&b| b == b' ')
-        .filter(|p| !p.is_empty());
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or_default();
     if engine != b"#!lua" {
         return Err(format!(
@@ -133,9 +144,10 @@ impl ScriptCache {
         let key = normalize(sha)?;
         let inner = self.inner.read();
         let script = inner.scripts.get(&key)?;
-        script
-            .last_used
-            .store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        script.last_used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         Some(Arc::clone(script))
     }
 
@@ -213,7 +225,12 @@ impl ScriptCache {
 
     /// Bytes of script bodies held.
     pub fn bytes(&self) -> usize {
-        self.inner.read().scripts.values().map(|s| s.body.len()).sum()
+        self.inner
+            .read()
+            .scripts
+            .values()
+            .map(|s| s.body.len())
+            .sum()
     }
 }
 

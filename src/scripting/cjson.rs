@@ -231,9 +231,9 @@ fn opt_int(
 fn escape(b: u8) -> Option<&'static str> {
     const CONTROL: [&str; 32] = [
         "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
-        "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010",
-        "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018",
-        "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+        "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+        "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
     ];
     match b {
         0..=31 => Some(CONTROL[usize::from(b)]),
@@ -260,7 +260,13 @@ fn exception(lua: &Lua, v: &Value, reason: &str) -> mlua::Error {
     lua_error(lua, format!("Cannot serialise {}: {reason}", type_name(v)))
 }
 
-fn encode_number(lua: &Lua, cfg: &Config, v: &Value, n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+fn encode_number(
+    lua: &Lua,
+    cfg: &Config,
+    v: &Value,
+    n: f64,
+    out: &mut Vec<u8>,
+) -> mlua::Result<()> {
     if !n.is_finite() {
         match cfg.encode_invalid {
             0 => return Err(exception(lua, v, "must not be NaN or Inf")),
@@ -498,8 +504,10 @@ impl Parser<'_> {
             self.ptr += 1;
             return t;
         }
-        let unknown = matches!(ch, b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-')
-            || ch.is_ascii_digit();
+        let unknown = matches!(
+            ch,
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-'
+        ) || ch.is_ascii_digit();
         if !unknown {
             self.error(&mut t, "invalid token");
             return t;
@@ -531,7 +539,12 @@ impl Parser<'_> {
     }
 
     fn number(&mut self, t: &mut Token) {
-        let end = self.data.iter().skip(self.ptr).position(|&b| b == 0).map_or(self.data.len(), |p| self.ptr + p);
+        let end = self
+            .data
+            .iter()
+            .skip(self.ptr)
+            .position(|&b| b == 0)
+            .map_or(self.data.len(), |p| self.ptr + p);
         let (v, used) = strtod(&self.data[self.ptr..end]);
         if used == 0 {
             self.error(t, "invalid number");
@@ -751,7 +764,10 @@ impl Parser<'_> {
 
 fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> mlua::Result<Value> {
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
-        return Err(lua_error(lua, "JSON parser does not support UTF-16 or UTF-32"));
+        return Err(lua_error(
+            lua,
+            "JSON parser does not support UTF-16 or UTF-32",
+        ));
     }
     let mut p = Parser {
         data,
@@ -786,14 +802,21 @@ pub fn strtod(s: &[u8]) -> (f64, usize) {
     let rest = &s[i..];
     let lower = |n: usize| rest.get(..n).map(|p| p.to_ascii_lowercase());
     if lower(3).as_deref() == Some(b"inf") {
-        let used = if lower(8).as_deref() == Some(b"infinity") { 8 } else { 3 };
+        let used = if lower(8).as_deref() == Some(b"infinity") {
+            8
+        } else {
+            3
+        };
         return (sign(f64::INFINITY), i + used);
     }
     if lower(3).as_deref() == Some(b"nan") {
         let mut used = 3;
         if rest.get(3) == Some(&b'(') {
             if let Some(close) = rest[4..].iter().position(|&c| c == b')') {
-                if rest[4..4 + close].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                if rest[4..4 + close]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
                     used = 4 + close + 1;
                 }
             }
@@ -927,17 +950,26 @@ mod tests {
         let lua = lua();
         // Observed on redis-server 7.0.15.
         assert_eq!(
-            eval_str(&lua, r#"return cjson.encode({1,2,3,{a=1},'x\n/"', true, false, cjson.null, 1.5, 0.1, 1e20, -0, 3.14159265358979})"#),
+            eval_str(
+                &lua,
+                r#"return cjson.encode({1,2,3,{a=1},'x\n/"', true, false, cjson.null, 1.5, 0.1, 1e20, -0, 3.14159265358979})"#
+            ),
             r#"[1,2,3,{"a":1},"x\n\/\"",true,false,null,1.5,0.1,1e+20,-0,3.1415926535898]"#
         );
-        assert_eq!(eval_str(&lua, "return cjson.encode({[1]=1, [3]=3})"), "[1,null,3]");
+        assert_eq!(
+            eval_str(&lua, "return cjson.encode({[1]=1, [3]=3})"),
+            "[1,null,3]"
+        );
         assert_eq!(eval_str(&lua, "return cjson.encode({})"), "{}");
         assert_eq!(
             eval_str(&lua, "return cjson.encode(string.char(0,1,31,127))"),
             r#""\u0000\u0001\u001f\u007f""#
         );
         assert_eq!(
-            eval_str(&lua, r#"return cjson.encode(cjson.decode('{"b":1,"a":2,"c":[]}'))"#),
+            eval_str(
+                &lua,
+                r#"return cjson.encode(cjson.decode('{"b":1,"a":2,"c":[]}'))"#
+            ),
             r#"{"a":2,"c":{},"b":1}"#
         );
         assert!(eval_err(&lua, "return cjson.encode({[1]=1, [30]=3})")
@@ -950,22 +982,52 @@ mod tests {
     fn decodes_as_redis_does() {
         let lua = lua();
         assert_eq!(
-            eval_str(&lua, r#"local t = cjson.decode('{"a":[1,2,{"b":null}],"c":"x\\u00e9\\n","d":true,"e":1.5e3}') return t.c .. type(t.a[3].b) .. t.e"#),
+            eval_str(
+                &lua,
+                r#"local t = cjson.decode('{"a":[1,2,{"b":null}],"c":"x\\u00e9\\n","d":true,"e":1.5e3}') return t.c .. type(t.a[3].b) .. t.e"#
+            ),
             "x\u{e9}\nuserdata1500"
         );
-        assert_eq!(eval_str(&lua, r#"return cjson.decode('"\\ud83d\\ude00"')"#), "\u{1f600}");
+        assert_eq!(
+            eval_str(&lua, r#"return cjson.decode('"\\ud83d\\ude00"')"#),
+            "\u{1f600}"
+        );
         let n: f64 = lua.load("return cjson.decode('0x10')").eval().unwrap();
         assert_eq!(n, 16.0);
         for (input, msg) in [
             ("''", "Expected value but found T_END at character 1"),
-            ("'[1,2'", "Expected comma or array end but found T_END at character 5"),
-            (r#"'{"a" 1}'"#, "Expected colon but found T_NUMBER at character 6"),
-            ("'[1] x'", "Expected the end but found invalid token at character 5"),
-            ("'nul'", "Expected value but found invalid token at character 1"),
-            (r#"'"\\q"'"#, "Expected value but found invalid escape code at character 2"),
-            ("'[-]'", "Expected value but found invalid number at character 2"),
-            ("'{1:2}'", "Expected object key string but found T_NUMBER at character 2"),
-            (r#"'"abc'"#, "Expected value but found unexpected end of string at character 5"),
+            (
+                "'[1,2'",
+                "Expected comma or array end but found T_END at character 5",
+            ),
+            (
+                r#"'{"a" 1}'"#,
+                "Expected colon but found T_NUMBER at character 6",
+            ),
+            (
+                "'[1] x'",
+                "Expected the end but found invalid token at character 5",
+            ),
+            (
+                "'nul'",
+                "Expected value but found invalid token at character 1",
+            ),
+            (
+                r#"'"\\q"'"#,
+                "Expected value but found invalid escape code at character 2",
+            ),
+            (
+                "'[-]'",
+                "Expected value but found invalid number at character 2",
+            ),
+            (
+                "'{1:2}'",
+                "Expected object key string but found T_NUMBER at character 2",
+            ),
+            (
+                r#"'"abc'"#,
+                "Expected value but found unexpected end of string at character 5",
+            ),
         ] {
             let err = eval_err(&lua, &format!("return cjson.decode({input})"));
             assert!(err.ends_with(msg), "{input}: {err}");

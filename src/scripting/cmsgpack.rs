@@ -124,7 +124,8 @@ fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                     encode(out, &item, level + 1)?;
                 }
             } else {
-                let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+                let pairs: Vec<(Value, Value)> =
+                    t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
                 encode_header(out, pairs.len(), 0x80, 0xde, 0xdf);
                 for (k, val) in &pairs {
                     encode(out, k, level + 1)?;
@@ -299,7 +300,8 @@ impl Cursor<'_> {
             _ if t & 0xe0 == 0xa0 => {
                 let l = usize::from(t & 0x1f);
                 self.need(1 + l)?;
-                let v = Value::String(lua.create_string(&self.data[self.pos + 1..self.pos + 1 + l])?);
+                let v =
+                    Value::String(lua.create_string(&self.data[self.pos + 1..self.pos + 1 + l])?);
                 self.pos += 1 + l;
                 v
             }
@@ -337,14 +339,25 @@ impl Cursor<'_> {
 }
 
 /// `mp_unpack_full`: decodes up to `limit` objects from `offset` (all when both are 0).
-fn unpack_full(lua: &Lua, args: &MultiValue, limit: i64, offset: i64, func: &str) -> mlua::Result<MultiValue> {
+fn unpack_full(
+    lua: &Lua,
+    args: &MultiValue,
+    limit: i64,
+    offset: i64,
+    func: &str,
+) -> mlua::Result<MultiValue> {
     let data = match args.front() {
         Some(Value::String(s)) => s.as_bytes().to_vec(),
         Some(Value::Integer(i)) => super::fmt::format_g(*i as f64, 14).into_bytes(),
         Some(Value::Number(n)) => super::fmt::format_g(*n, 14).into_bytes(),
         other => {
             let got = other.map_or("no value", type_name);
-            return Err(arg_error(lua, 1, func, &format!("string expected, got {got}")));
+            return Err(arg_error(
+                lua,
+                1,
+                func,
+                &format!("string expected, got {got}"),
+            ));
         }
     };
     let decode_all = limit == 0 && offset == 0;
@@ -377,7 +390,11 @@ fn unpack_full(lua: &Lua, args: &MultiValue, limit: i64, offset: i64, func: &str
         count += 1;
     }
     if !decode_all {
-        let next = if c.pos == data.len() { -1 } else { c.pos as i64 };
+        let next = if c.pos == data.len() {
+            -1
+        } else {
+            c.pos as i64
+        };
         out.insert(0, Value::Integer(next));
     }
     Ok(MultiValue::from_iter(out))
@@ -429,7 +446,9 @@ mod tests {
     #[test]
     fn packs_as_redis_does() {
         let lua = mlua::Lua::new();
-        lua.globals().set("cmsgpack", super::open(&lua).unwrap()).unwrap();
+        lua.globals()
+            .set("cmsgpack", super::open(&lua).unwrap())
+            .unwrap();
         // Observed on redis-server 7.0.15.
         let s: mlua::LuaString = lua
             .load("return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 2^32, -2^31-1, 1.5, 0.1, 'abc', true, false, {1,2}, {a=1})")
@@ -449,7 +468,10 @@ mod tests {
             .eval()
             .unwrap();
         assert_eq!(v, vec![-1, 3]);
-        let s: mlua::LuaString = lua.load("return cmsgpack.pack(string.rep('x', 40))").eval().unwrap();
+        let s: mlua::LuaString = lua
+            .load("return cmsgpack.pack(string.rep('x', 40))")
+            .eval()
+            .unwrap();
         assert_eq!(&s.as_bytes()[..2], b"\xd9\x28");
     }
 }

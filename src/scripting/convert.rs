@@ -206,19 +206,26 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
         return Reply::BigNumber(text.into());
     }
     if let Value::Table(v) = field(t, "verbatim_string") {
-        if let (Value::String(format), Value::String(text)) = (field(&v, "format"), field(&v, "string"))
+        if let (Value::String(format), Value::String(text)) =
+            (field(&v, "format"), field(&v, "string"))
         {
             let format = match &*format.as_bytes() {
                 b"mkd" => "mkd",
                 _ => "txt",
             };
-            return Reply::Verbatim(format, String::from_utf8_lossy(&text.as_bytes()).into_owned());
+            return Reply::Verbatim(
+                format,
+                String::from_utf8_lossy(&text.as_bytes()).into_owned(),
+            );
         }
     }
     if let Value::Table(m) = field(t, "map") {
         let mut pairs = Vec::new();
         for (k, v) in m.pairs::<Value, Value>().flatten() {
-            pairs.push((to_reply(&k, resp3, depth + 1), to_reply(&v, resp3, depth + 1)));
+            pairs.push((
+                to_reply(&k, resp3, depth + 1),
+                to_reply(&v, resp3, depth + 1),
+            ));
         }
         return Reply::Map(pairs);
     }
@@ -271,7 +278,10 @@ mod tests {
             Reply::Nil
         );
         assert_eq!(lua_to_reply(&Value::Number(-3.99), false), Reply::Int(-3));
-        assert_eq!(lua_to_reply(&Value::Number(1e20), false), Reply::Int(i64::MIN));
+        assert_eq!(
+            lua_to_reply(&Value::Number(1e20), false),
+            Reply::Int(i64::MIN)
+        );
         assert_eq!(lua_to_reply(&Value::Boolean(true), false), Reply::Int(1));
         assert_eq!(lua_to_reply(&Value::Boolean(true), true), Reply::Bool(true));
         let map = Reply::Map(vec![(Reply::text("a"), Reply::Int(1))]);

@@ -21,8 +21,8 @@ use super::fmt::{c_cast_i32, format_g, Rand48, LRAND48_MAX};
 use super::functions::{FunctionInfo, Registry};
 use crate::protocol::Reply;
 use mlua::{
-    chunk::ChunkMode, ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
+    chunk::ChunkMode, ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table,
+    Value, VmState,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -123,19 +123,28 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 }
 
 /// `luaL_checknumber`.
-pub(crate) fn check_number(lua: &Lua, args: &MultiValue, n: usize, func: &str) -> mlua::Result<f64> {
+pub(crate) fn check_number(
+    lua: &Lua,
+    args: &MultiValue,
+    n: usize,
+    func: &str,
+) -> mlua::Result<f64> {
     match args.get(n - 1) {
         Some(Value::Integer(i)) => Ok(*i as f64),
         Some(Value::Number(f)) => Ok(*f),
         Some(Value::String(s)) => {
             let text = s.to_str().map(|s| s.to_string()).unwrap_or_default();
-            parse_lua_number(&text).ok_or_else(|| {
-                arg_error(lua, n, func, "number expected, got string")
-            })
+            parse_lua_number(&text)
+                .ok_or_else(|| arg_error(lua, n, func, "number expected, got string"))
         }
         other => {
             let got = other.map_or("no value", type_name);
-            Err(arg_error(lua, n, func, &format!("number expected, got {got}")))
+            Err(arg_error(
+                lua,
+                n,
+                func,
+                &format!("number expected, got {got}"),
+            ))
         }
     }
 }
@@ -160,7 +169,10 @@ pub(crate) fn parse_lua_number(s: &str) -> Option<f64> {
         let v: f64 = t.parse().ok()?;
         return Some(v);
     }
-    if !body.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if !body
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     t.parse().ok()
@@ -628,7 +640,8 @@ impl Engine {
             let keys_t = self.array(keys)?;
             let args_t = self.array(args)?;
             let _run = Run::start(&self.cell, Mode::Function, Some(host), busy);
-            self.run_function.call::<(bool, Value)>((func, keys_t, args_t))
+            self.run_function
+                .call::<(bool, Value)>((func, keys_t, args_t))
         })();
         self.finish(result, name)
     }
@@ -671,13 +684,16 @@ impl Engine {
         }
         self.functions.clear();
         for lib in registry.libraries() {
-            match self.load_library(&lib.code, busy) {
+            let start = super::functions::parse_metadata(&lib.code).map_or(0, |m| m.code_start);
+            match self.load_library(&lib.code[start..], busy) {
                 Ok(registered) => {
                     for r in registered {
                         self.functions.insert(r.info.name, r.callback);
                     }
                 }
-                Err(e) => tracing::error!(library = %lib.name, error = %e, "reloading a function library failed"),
+                Err(e) => {
+                    tracing::error!(library = %lib.name, error = %e, "reloading a function library failed")
+                }
             }
         }
         self.function_generation = Some(generation);
@@ -705,9 +721,7 @@ impl Engine {
                 .set(Some(Instant::now() + LOAD_TIMEOUT));
             self.run_eval.call::<(bool, Value)>(func)
         };
-        let _ = self
-            .fn_env_meta
-            .raw_set("__index", self.fn_runtime.clone());
+        let _ = self.fn_env_meta.raw_set("__index", self.fn_runtime.clone());
         let registered = std::mem::take(&mut *self.cell.registered.borrow_mut());
         match result {
             Ok((true, _)) => {}
@@ -753,8 +767,14 @@ fn error_reply_of(err: &Table, name: &str) -> Reply {
         Ok(v) => value_text(&v).unwrap_or_default(),
         Err(_) => String::new(),
     };
-    let source = err.raw_get::<Value>("source").ok().and_then(|v| value_text(&v));
-    let line = err.raw_get::<Value>("line").ok().and_then(|v| value_text(&v));
+    let source = err
+        .raw_get::<Value>("source")
+        .ok()
+        .and_then(|v| value_text(&v));
+    let line = err
+        .raw_get::<Value>("line")
+        .ok()
+        .and_then(|v| value_text(&v));
     let mut text = format!("-{msg}");
     if let (Some(source), Some(line)) = (source, line) {
         text.push_str(&format!(" script: {name}, on {source}:{line}."));
@@ -807,11 +827,7 @@ fn is_readonly(lua: &Lua, t: &Table) -> bool {
 
 /// Makes a table, the tables it holds and their metatables read-only (Redis's
 /// `luaSetTableProtectionRecursively`).
-fn protect(
-    lua: &Lua,
-    t: &Table,
-    seen: &mut std::collections::HashSet<usize>,
-) -> mlua::Result<()> {
+fn protect(lua: &Lua, t: &Table, seen: &mut std::collections::HashSet<usize>) -> mlua::Result<()> {
     if !seen.insert(t.to_pointer() as usize) || is_readonly(lua, t) {
         return Ok(());
     }
@@ -860,7 +876,9 @@ fn call_fn(lua: &Lua, cell: &Rc<RunCell>, raise: bool) -> mlua::Result<Function>
     lua.create_function(move |lua, args: MultiValue| -> mlua::Result<Value> {
         let outcome = (|| -> Result<Reply, String> {
             let Some(mut host) = cell.host.get() else {
-                return Err("redis.call/pcall can only be called inside a script invocation".into());
+                return Err(
+                    "redis.call/pcall can only be called inside a script invocation".into(),
+                );
             };
             let argv = lua_args(&args)?;
             let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
@@ -869,13 +887,15 @@ fn call_fn(lua: &Lua, cell: &Rc<RunCell>, raise: bool) -> mlua::Result<Function>
             host.call(&refs, cell.resp3.get())
         })();
         match outcome {
-            Ok(Reply::Error(e)) if raise => Err(table_error(&format!(
-                "-{}",
-                convert::error_table_text(&e)
-            ))),
+            Ok(Reply::Error(e)) if raise => {
+                Err(table_error(&format!("-{}", convert::error_table_text(&e))))
+            }
             Ok(reply) => convert::reply_to_lua(lua, &reply, cell.resp3.get()),
             Err(e) if raise => Err(table_error(&e)),
-            Err(e) => Ok(Value::Table(convert::error_table(lua, &push_error_text(&e))?)),
+            Err(e) => Ok(Value::Table(convert::error_table(
+                lua,
+                &push_error_text(&e),
+            )?)),
         }
     })
 }
@@ -1031,7 +1051,9 @@ fn acl_check(lua: &Lua, cell: &RunCell, args: MultiValue) -> mlua::Result<bool> 
     // SAFETY: set by `Run` for the duration of the script, which is running now.
     match unsafe { host.as_mut() }.acl_check(&refs) {
         Some(ok) => Ok(ok),
-        None => Err(table_error("Invalid command passed to redis.acl_check_cmd()")),
+        None => Err(table_error(
+            "Invalid command passed to redis.acl_check_cmd()",
+        )),
     }
 }
 

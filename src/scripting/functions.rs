@@ -378,7 +378,10 @@ mod tests {
         reg.load(&store, lib("b", "h"), false).unwrap();
         assert_eq!(stored(&store).unwrap().len(), 2);
         reg.delete(&store, "b").unwrap();
-        assert_eq!(reg.delete(&store, "b").unwrap_err(), "ERR Library not found");
+        assert_eq!(
+            reg.delete(&store, "b").unwrap_err(),
+            "ERR Library not found"
+        );
         assert_eq!(stored(&store).unwrap().len(), 1);
         // RESTORE: APPEND refuses an existing library, REPLACE swaps it, FLUSH starts over.
         assert_eq!(
@@ -392,7 +395,11 @@ mod tests {
         reg.restore(&store, vec![lib("c", "y")], RestorePolicy::Flush)
             .unwrap();
         assert_eq!(reg.counts(), (1, 1));
-        let names: Vec<String> = stored(&store).unwrap().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = stored(&store)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, vec!["c".to_string()]);
         reg.flush(&store).unwrap();
         assert!(stored(&store).unwrap().is_empty());

@@ -72,9 +72,6 @@ mod tests {
             &sha1_hex(b"return 1"),
             b"e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
         );
-        assert_eq!(
-            &sha1_hex(b""),
-            b"da39a3ee5e6b4b0d3255bfef95601890afd80709"
-        );
+        assert_eq!(&sha1_hex(b""), b"da39a3ee5e6b4b0d3255bfef95601890afd80709");
     }
 }

@@ -106,7 +106,12 @@ fn check_bytes(lua: &Lua, args: &MultiValue, n: usize, func: &str) -> mlua::Resu
         Some(Value::Number(f)) => Ok(format_g(*f, 14).into_bytes()),
         other => {
             let got = other.map_or("no value", type_name);
-            Err(arg_error(lua, n, func, &format!("string expected, got {got}")))
+            Err(arg_error(
+                lua,
+                n,
+                func,
+                &format!("string expected, got {got}"),
+            ))
         }
     }
 }
@@ -335,7 +340,9 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
 mod tests {
     fn lua() -> mlua::Lua {
         let lua = mlua::Lua::new();
-        lua.globals().set("struct", super::open(&lua).unwrap()).unwrap();
+        lua.globals()
+            .set("struct", super::open(&lua).unwrap())
+            .unwrap();
         lua
     }
 
@@ -359,7 +366,10 @@ mod tests {
             &*s.as_bytes(),
             b"\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\xf8?\x00\x00 @hi\x00abc\x00"
         );
-        let n: i64 = lua.load("return struct.size('!4 b i4 d c3 x')").eval().unwrap();
+        let n: i64 = lua
+            .load("return struct.size('!4 b i4 d c3 x')")
+            .eval()
+            .unwrap();
         assert_eq!(n, 20);
         let v: Vec<f64> = lua
             .load("return {struct.unpack('>I2 <i4', struct.pack('>I2 <i4', 1, -2))}")

@@ -72,16 +72,22 @@ pub(super) fn apply(store: &Store, wb: WriteBatch, deltas: &[(u8, i64, i64)]) ->
 pub struct Txn<'a> {
     store: &'a Store,
     done: bool,
+    /// Started inside another transaction (EVAL inside EXEC): the outer one writes the record.
+    nested: bool,
 }
 
 impl Store {
     /// Starts a transaction on this thread: batches committed until [`Txn::commit`] go to the
     /// WAL as one record.
     pub fn begin_txn(&self) -> Txn<'_> {
-        LOG.with(|l| *l.borrow_mut() = Some(Log::default()));
+        let nested = active();
+        if !nested {
+            LOG.with(|l| *l.borrow_mut() = Some(Log::default()));
+        }
         Txn {
             store: self,
             done: false,
+            nested,
         }
     }
 }
@@ -90,13 +96,27 @@ impl Txn<'_> {
     /// Writes the transaction's WAL record.
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
+        if self.nested {
+            return Ok(());
+        }
         finish(self.store)
+    }
+
+    /// Drops the transaction without writing its record (a script stopped by SHUTDOWN NOSAVE,
+    /// whose writes Redis would not persist either): its writes reached the memtables only, not
+    /// the WAL, so a restart does not replay them (unless a memtable flush persisted them, the
+    /// window described above). Inside another transaction, that one decides.
+    pub fn abandon(mut self) {
+        self.done = true;
+        if !self.nested {
+            LOG.with(|l| l.borrow_mut().take());
+        }
     }
 }
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && !self.nested {
             if let Err(e) = finish(self.store) {
                 tracing::error!(error = %e, "writing an interrupted transaction's WAL record failed");
             }

@@ -94,6 +94,8 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "slowlog" => super::ops::SLOWLOG_SUBS,
         "latency" => super::ops::LATENCY_SUBS,
         "memory" => super::ops::MEMORY_SUBS,
+        "script" => super::scripting::SCRIPT_SUBS,
+        "function" => super::scripting::FUNCTION_SUBS,
         _ => &[],
     }
 }
