@@ -674,6 +674,10 @@ fn function_restore(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
 
 fn function_stats(cx: &mut Context<'_>, _args: &Args<'_>) -> CmdResult {
     let scripts = &cx.shared.scripts;
+    // Redis answers an EVAL script's BUSY here (FUNCTION STATS is for functions).
+    if scripts.busy.eval_running() {
+        return Err(CmdError::msg(crate::scripting::busy::BUSY_EVAL));
+    }
     let running = match scripts.busy.running_function() {
         Some((info, ms)) => Reply::Map(vec![
             (Reply::text("name"), Reply::text(info.name)),

@@ -23,6 +23,30 @@ pub const BUSY_EVAL: &str =
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
+/// How long a script runs on a tokio worker before another worker is woken to take over the
+/// I/O driver (see [`release_worker`]). Short scripts never pay for it.
+pub const RELEASE_WORKER_MS: u64 = 10;
+
+/// Wakes an idle tokio worker so that it takes over the I/O driver while this worker runs a long
+/// script. Tokio polls sockets from whichever worker parks on the driver; a worker that parked
+/// while this one held the driver sleeps until it gets a task, so without a nudge nobody would
+/// read other clients' requests (nor answer BUSY, nor accept SCRIPT KILL) until the script ends.
+/// A task spawned from a thread that is not a worker goes to the shared queue and wakes an idle
+/// worker, which runs it and then parks on the driver. Outside a runtime it does nothing.
+pub fn release_worker() {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("basalt-nudge".into())
+        .spawn(move || {
+            handle.spawn(async {});
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not wake a worker during a long script");
+    }
+}
+
 /// State of the running script.
 pub struct Busy {
     kind: AtomicU8,
@@ -111,6 +135,11 @@ impl Busy {
         RunGuard { busy: self }
     }
 
+    /// Whether an EVAL script (not a function) is running.
+    pub fn eval_running(&self) -> bool {
+        self.kind.load(Ordering::Acquire) == EVAL
+    }
+
     /// Whether a script is running.
     pub fn is_running(&self) -> bool {
         self.kind.load(Ordering::Acquire) != IDLE
@@ -135,6 +164,15 @@ impl Busy {
         } else {
             BUSY_EVAL
         })
+    }
+
+    /// Milliseconds the running script has run (0 when none runs).
+    pub fn elapsed_ms(&self) -> u64 {
+        if !self.is_running() {
+            return 0;
+        }
+        self.now_ms()
+            .saturating_sub(self.started_ms.load(Ordering::Acquire))
     }
 
     /// Milliseconds until a running script reaches the threshold (0 if past it), or None when

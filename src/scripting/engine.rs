@@ -199,12 +199,21 @@ struct RunCell {
     busy: Cell<Option<NonNull<Busy>>>,
     resp3: Cell<bool>,
     mode: Cell<Mode>,
+    /// This run already handed its worker's duties to another thread.
+    released: Cell<bool>,
     load_deadline: Cell<Option<Instant>>,
     registered: RefCell<Vec<Registered>>,
     rand: Cell<Rand48>,
 }
 
 impl RunCell {
+    fn elapsed_ms(&self) -> u64 {
+        // SAFETY: as for `killed`.
+        self.busy
+            .get()
+            .map_or(0, |b| unsafe { b.as_ref() }.elapsed_ms())
+    }
+
     fn killed(&self) -> bool {
         // SAFETY: `busy` is set only for the duration of a run by `Run`, which borrows the Busy.
         self.busy
@@ -229,6 +238,7 @@ impl<'a> Run<'a> {
         cell.busy.set(Some(NonNull::from(busy)));
         cell.resp3.set(false);
         cell.mode.set(mode);
+        cell.released.set(false);
         Run { cell }
     }
 }
@@ -421,6 +431,7 @@ impl Engine {
             busy: Cell::new(None),
             resp3: Cell::new(false),
             mode: Cell::new(Mode::Idle),
+            released: Cell::new(false),
             load_deadline: Cell::new(None),
             registered: RefCell::new(Vec::new()),
             rand: Cell::new(Rand48::default()),
@@ -517,6 +528,10 @@ impl Engine {
                     return Err(mlua::Error::RuntimeError(
                         "Script killed by user with SCRIPT KILL...".into(),
                     ));
+                } else if !c.released.get() && c.elapsed_ms() >= super::busy::RELEASE_WORKER_MS {
+                    // A long script: let the rest of the server run (and answer BUSY) meanwhile.
+                    c.released.set(true);
+                    super::busy::release_worker();
                 }
                 Ok(VmState::Continue)
             },
@@ -819,6 +834,7 @@ fn is_readonly(lua: &Lua, t: &Table) -> bool {
     unsafe {
         lua.exec_raw::<bool>(t.clone(), |state| {
             let ro = lua_isreadonlytable(state, -1);
+            ffi::lua_pop(state, 1);
             ffi::lua_pushboolean(state, ro);
         })
         .unwrap_or(false)
@@ -1236,4 +1252,94 @@ fn named_args(arg: &Value) -> mlua::Result<NamedArgs> {
         ));
     };
     Ok((name, callback, description, fn_flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scripting::cache::parse_shebang;
+    use crate::scripting::sha1_hex;
+
+    /// A host that answers every command with its own name.
+    struct Echo;
+
+    impl Host for Echo {
+        fn call(&mut self, argv: &[&[u8]], _resp3: bool) -> Result<Reply, String> {
+            match argv[0] {
+                b"fail" => Ok(Reply::Error("ERR failed".into())),
+                b"refuse" => Err("This Redis command is not allowed from script".into()),
+                name => Ok(Reply::bulk(name)),
+            }
+        }
+
+        fn acl_check(&mut self, _argv: &[&[u8]]) -> Option<bool> {
+            Some(true)
+        }
+    }
+
+    fn run(engine: &mut Engine, busy: &Busy, body: &str) -> Reply {
+        let (flags, len) = parse_shebang(body.as_bytes()).unwrap();
+        let script = Script::new(sha1_hex(body.as_bytes()), body.as_bytes(), flags, len);
+        engine.run_script(&script, 0, &[b"k"], &[b"a"], &mut Echo, busy)
+    }
+
+    #[test]
+    fn scripts_run_with_redis_error_texts() {
+        let mut e = Engine::new().unwrap();
+        let busy = Busy::default();
+        assert_eq!(
+            run(&mut e, &busy, "return redis.call('get', KEYS[1])"),
+            Reply::bulk(b"get")
+        );
+        assert_eq!(run(&mut e, &busy, "return ARGV[1]"), Reply::bulk(b"a"));
+        let sha = String::from_utf8(sha1_hex(b"return redis.call('fail')").to_vec()).unwrap();
+        assert_eq!(
+            run(&mut e, &busy, "return redis.call('fail')"),
+            Reply::Error(format!("-ERR failed script: {sha}, on @user_script:1.").into())
+        );
+        assert_eq!(
+            run(&mut e, &busy, "return redis.pcall('refuse')"),
+            Reply::Error("-ERR This Redis command is not allowed from script".into())
+        );
+        let sha = String::from_utf8(sha1_hex(b"x = 1").to_vec()).unwrap();
+        assert_eq!(
+            run(&mut e, &busy, "x = 1"),
+            Reply::Error(
+                format!("-ERR user_script:1: Attempt to modify a readonly table script: {sha}, on @user_script:1.")
+                    .into()
+            )
+        );
+        let r = run(&mut e, &busy, "return os");
+        assert!(
+            matches!(&r, Reply::Error(t) if t.contains("nonexistent global variable 'os'")),
+            "{r:?}"
+        );
+        let r = run(&mut e, &busy, "string.upper = nil");
+        assert!(
+            matches!(&r, Reply::Error(t) if t.contains("readonly table")),
+            "{r:?}"
+        );
+        let r = run(
+            &mut e,
+            &busy,
+            "return loadstring(string.dump(function() return 1 end))",
+        );
+        assert_eq!(r, Reply::Nil);
+    }
+
+    #[test]
+    fn the_hook_stops_a_killed_script_even_through_pcall() {
+        let mut e = Engine::new().unwrap();
+        let busy = Busy::default();
+        let _g = busy.start(false, None);
+        busy.kill(true).unwrap();
+        let body = "while true do pcall(function() while true do end end) end";
+        match run(&mut e, &busy, body) {
+            Reply::Error(t) => assert!(
+                t.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+                "{t}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }
