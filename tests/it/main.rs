@@ -27,6 +27,9 @@
 //! - `redis_py`: redis-py's client classes driven against Basalt.
 //! - `ops`: SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE, DEBUG and MEMORY.
 //! - `rdb`: `basalt-rdb` import/export/inspect and DUMP/RESTORE against redis-server.
+//! - `scripting`, `diff_scripting`: EVAL/FCALL and friends, BUSY and SCRIPT KILL with several
+//!   clients, functions across a restart; a corpus of scripts and function libraries compared
+//!   with redis-server.
 
 mod acl;
 mod admin;
@@ -37,6 +40,7 @@ mod diff_bitmaps;
 mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
+mod diff_scripting;
 mod diff_sets;
 mod diff_transactions;
 mod diff_zsets;
@@ -48,6 +52,7 @@ mod ops;
 mod pubsub;
 mod rdb;
 mod redis_py;
+mod scripting;
 mod smoke;
 mod tracking;
 mod transactions;
