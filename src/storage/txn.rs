@@ -42,17 +42,15 @@ pub(super) fn active() -> bool {
 
 /// Applies `wb` for the running transaction: to the memtables now, to the WAL at the end.
 /// `deltas` are the key-count changes whose merge operands the final record carries.
-pub(super) fn apply(store: &Store, wb: WriteBatch, deltas: &[(u8, i64, i64)]) -> Result<()> {
+pub(super) fn apply(store: &Store, mut wb: WriteBatch, deltas: &[(u8, i64, i64)]) -> Result<()> {
     let mut wo = WriteOptions::default();
     wo.disable_wal(true);
     let data = wb.data();
     let (records, count) = (data[HEADER..].to_vec(), wb.len() as u32);
+    // The counters' operands ride in the same memtable write (they are not in `records`: the
+    // final record carries the counters' values instead).
+    store.merge_counts(&mut wb, deltas);
     store.db.write_opt(wb, &wo)?;
-    if !deltas.is_empty() {
-        let mut merges = WriteBatch::default();
-        store.merge_counts(&mut merges, deltas);
-        store.db.write_opt(merges, &wo)?;
-    }
     LOG.with(|l| {
         if let Some(log) = l.borrow_mut().as_mut() {
             log.records.extend_from_slice(&records);
