@@ -165,11 +165,11 @@ pub(super) const FUNCTION_SUBS: &[Sub] = &[
     ),
 ];
 
+/// A script's KEYS and ARGV.
+type KeysAndArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
+
 /// The keys and arguments after `numkeys` (argument 2), with Redis's errors.
-fn split_keys<'a>(
-    args: &Args<'a>,
-    bad_number: &'static str,
-) -> Result<(Vec<&'a [u8]>, Vec<&'a [u8]>), CmdError> {
+fn split_keys<'a>(args: &Args<'a>, bad_number: &'static str) -> Result<KeysAndArgs<'a>, CmdError> {
     let numkeys =
         crate::util::num::parse_i64(args.get(2)).ok_or_else(|| CmdError::msg(bad_number))?;
     let available = (args.len() - 3) as i64;
@@ -796,10 +796,10 @@ mod tests {
     #[test]
     fn run_modes_follow_redis() {
         use script_flags::*;
-        assert_eq!(run_mode(EVAL_COMPAT, false).unwrap(), false);
-        assert_eq!(run_mode(EVAL_COMPAT, true).unwrap(), true);
-        assert_eq!(run_mode(NO_WRITES, false).unwrap(), true);
-        assert_eq!(run_mode(0, false).unwrap(), false);
+        assert!(!run_mode(EVAL_COMPAT, false).unwrap());
+        assert!(run_mode(EVAL_COMPAT, true).unwrap());
+        assert!(run_mode(NO_WRITES, false).unwrap());
+        assert!(!run_mode(0, false).unwrap());
         assert!(run_mode(0, true).is_err());
     }
 }

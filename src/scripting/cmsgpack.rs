@@ -261,7 +261,7 @@ impl Cursor<'_> {
                 self.pos += 9;
                 v
             }
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let hdr = match t {
                     0xd9 => 1,
                     0xda => 2,

@@ -685,7 +685,7 @@ impl Engine {
             Err(e) => Reply::Error(format!("ERR Error running script {name}, {e:.100}").into()),
         };
         self.runs += 1;
-        if self.runs % 50 == 0 {
+        if self.runs.is_multiple_of(50) {
             let _ = self.lua.gc_step();
         }
         reply

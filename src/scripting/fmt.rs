@@ -66,7 +66,7 @@ fn push(out: &mut String, digits: &[u8]) {
 /// C's `(long long)` cast of a double as x86-64 performs it: truncation, and `i64::MIN` for
 /// NaN and anything out of range (Redis converts Lua numbers to integer replies this way).
 pub fn c_cast_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9_223_372_036_854_775_808.0 || v < -9_223_372_036_854_775_808.0 {
+    if v.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -130,7 +130,7 @@ mod tests {
             (12345678901234.0, 14, "12345678901234"),
             (0.0001, 14, "0.0001"),
             (0.00001, 14, "1e-05"),
-            (3.14159, 14, "3.14159"),
+            (2.71875, 14, "2.71875"),
             (-2.5, 14, "-2.5"),
             (1e300, 17, "1.0000000000000001e+300"),
             (f64::INFINITY, 14, "inf"),
