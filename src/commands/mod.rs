@@ -711,6 +711,10 @@ pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
 /// calls. Each is counted, logged and fed to MONITOR on its own, and never blocks.
 pub(crate) fn run_nested(cx: &mut Context<'_>, spec: &'static Spec, args: &Args<'_>) -> Reply {
     cx.client.note_command(spec.name);
+    // Whatever the command reads must see the writes of the ones before it.
+    if let Err(e) = crate::storage::txn::flush_pending(&cx.shared.store) {
+        return error_reply(CmdError::Storage(e));
+    }
     let mut inner = Context {
         shared: cx.shared,
         client: &mut *cx.client,

@@ -418,6 +418,8 @@ impl Store {
 
     /// Reads and validates the metadata of a key, expired or not.
     pub fn get_meta_raw(&self, phys: u8, key: &[u8]) -> Result<Option<Meta>> {
+        // Inside a transaction the last batch may still be held back (see `txn::apply`).
+        txn::flush_pending(self)?;
         match self.db.get_cf(self.cf(CF_META), meta_key(phys, key))? {
             Some(bytes) => Ok(Some(Meta::decode(bytes)?)),
             None => Ok(None),

@@ -11,6 +11,10 @@
 //! are merge operands, which must not be applied twice: the commands' operands go to the
 //! memtables only, and the record ends with the counters' resulting values instead.
 //!
+//! The last batch is held back until something reads (a metadata read, or the next command of
+//! the transaction): when nothing does, the final record is the only thing that applies it, so
+//! a transaction or script whose last (often only) command writes pays one write for it, not two.
+//!
 //! The residual window: a memtable flush that happens to run during the transaction persists its
 //! WAL-less writes early; a crash between that flush and the transaction's record would then
 //! keep part of it.
@@ -29,6 +33,9 @@ struct Log {
     count: u32,
     /// Physical databases whose key counters changed.
     counted: Vec<u8>,
+    /// The last batch, not applied to the memtables yet (with its counters' operands): applied
+    /// before anything reads, or else only by the final record.
+    pending: Option<WriteBatch>,
 }
 
 thread_local! {
@@ -40,21 +47,23 @@ pub(super) fn active() -> bool {
     LOG.with(|l| l.borrow().is_some())
 }
 
-/// Applies `wb` for the running transaction: to the memtables now, to the WAL at the end.
-/// `deltas` are the key-count changes whose merge operands the final record carries.
+/// Takes `wb` into the running transaction: to the memtables before the next read (see
+/// [`flush_pending`]), to the WAL at the end. `deltas` are the key-count changes; their merge
+/// operands go to the memtables only, the final record carries the counters' values instead.
+///
+/// The batch is held back until something reads: the last batch of a transaction (often its
+/// only one, as in a script that takes a lock) then reaches the memtables once, through the
+/// final record, instead of twice.
 pub(super) fn apply(store: &Store, mut wb: WriteBatch, deltas: &[(u8, i64, i64)]) -> Result<()> {
-    let mut wo = WriteOptions::default();
-    wo.disable_wal(true);
+    flush_pending(store)?;
     let data = wb.data();
     let (records, count) = (data[HEADER..].to_vec(), wb.len() as u32);
-    // The counters' operands ride in the same memtable write (they are not in `records`: the
-    // final record carries the counters' values instead).
     store.merge_counts(&mut wb, deltas);
-    store.db.write_opt(wb, &wo)?;
     LOG.with(|l| {
         if let Some(log) = l.borrow_mut().as_mut() {
             log.records.extend_from_slice(&records);
             log.count += count;
+            log.pending = Some(wb);
             for &(phys, _, _) in deltas {
                 if !log.counted.contains(&phys) {
                     log.counted.push(phys);
@@ -62,6 +71,19 @@ pub(super) fn apply(store: &Store, mut wb: WriteBatch, deltas: &[(u8, i64, i64)]
             }
         }
     });
+    Ok(())
+}
+
+/// Applies the transaction's held-back batch to the memtables, so a read sees it; called before
+/// every metadata read and before each command of a transaction or script. Nothing to do (one
+/// thread-local check) outside a transaction.
+pub fn flush_pending(store: &Store) -> Result<()> {
+    let Some(wb) = LOG.with(|l| l.borrow_mut().as_mut().and_then(|log| log.pending.take())) else {
+        return Ok(());
+    };
+    let mut wo = WriteOptions::default();
+    wo.disable_wal(true);
+    store.db.write_opt(wb, &wo)?;
     Ok(())
 }
 
@@ -126,7 +148,13 @@ fn finish(store: &Store) -> Result<()> {
     let Some(log) = LOG.with(|l| l.borrow_mut().take()) else {
         return Ok(());
     };
+    // A held-back batch is applied by the record itself (its records are in it).
     if log.count == 0 && log.counted.is_empty() {
+        if let Some(wb) = log.pending {
+            let mut wo = WriteOptions::default();
+            wo.disable_wal(true);
+            store.db.write_opt(wb, &wo)?;
+        }
         return Ok(());
     }
     let mut rep = Vec::with_capacity(HEADER + log.records.len());
