@@ -219,6 +219,9 @@ pub struct Config {
     /// Keyspace notification classes (`notify-keyspace-events`), as [`keyspace_events`] bits;
     /// 0 (the default) turns notifications off.
     pub notify_keyspace_events: u32,
+    /// Milliseconds a script may run before other clients get BUSY and it can be killed
+    /// (`busy-reply-threshold`, alias `lua-time-limit`); 0 disables both.
+    pub busy_reply_threshold: u64,
     /// Where the configuration was loaded from, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// `rename-command old new` lines of the config file, in order; an empty new name disables
@@ -257,6 +260,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             notify_keyspace_events: 0,
+            busy_reply_threshold: 5000,
             config_file: None,
             renamed_commands: Vec::new(),
         }
@@ -312,6 +316,11 @@ pub const PARAMS: &[Param] = &[
     p("slowlog-max-len", true),
     p("latency-monitor-threshold", true),
     p("notify-keyspace-events", true),
+    Param {
+        name: "busy-reply-threshold",
+        alias: Some("lua-time-limit"),
+        mutable: true,
+    },
     // Answered for the benefit of tools (redis-benchmark asks for these on connect); fixed values.
     // Settable (as no-ops) because client test suites send `CONFIG SET save ""`.
     p("save", true),
@@ -581,6 +590,7 @@ impl Config {
             "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
             "slowlog-max-len" => self.slowlog_max_len.to_string(),
             "latency-monitor-threshold" => self.latency_monitor_threshold.to_string(),
+            "busy-reply-threshold" => self.busy_reply_threshold.to_string(),
             "notify-keyspace-events" => keyspace_events::render(self.notify_keyspace_events),
             "save" => String::new(),
             "appendonly" => "no".to_string(),
@@ -682,6 +692,9 @@ impl Config {
                 self.slowlog_log_slower_than = v;
             }
             "slowlog-max-len" => self.slowlog_max_len = bounded(value, 0, i64::MAX as u64)?,
+            "busy-reply-threshold" => {
+                self.busy_reply_threshold = bounded(value, 0, i64::MAX as u64)?
+            }
             "latency-monitor-threshold" => {
                 self.latency_monitor_threshold = bounded(value, 0, i64::MAX as u64)?
             }

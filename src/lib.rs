@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod protocol;
 pub mod rdb;
+pub mod scripting;
 pub mod server;
 pub mod storage;
 pub mod types;

@@ -209,6 +209,13 @@ pub(super) fn check(
     })
 }
 
+/// Whether the client's user may run a command, without logging a denial
+/// (`redis.acl_check_cmd`).
+pub(super) fn permits(shared: &Shared, client: &Client, spec: &Spec, args: &Args<'_>) -> bool {
+    let user = client.user.as_deref().unwrap_or(&shared.acl.default);
+    user.unrestricted() || permitted(user, spec, args).is_ok()
+}
+
 fn setuser(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     let name = args.text(2);
     let rules: Vec<&[u8]> = args.iter().skip(3).collect();

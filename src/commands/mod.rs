@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lists;
 pub mod ops;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -384,6 +385,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
         acl::TABLE,
         pubsub::TABLE,
         ops::TABLE,
+        scripting::TABLE,
     ]
     .into_iter()
     .flatten()
@@ -489,6 +491,7 @@ pub fn key_positions(spec: &Spec, args: &Args<'_>) -> Vec<usize> {
     let (dest, numkeys_at) = match spec.name {
         "zunionstore" | "zinterstore" | "zdiffstore" => (Some(1), 2),
         "blmpop" | "bzmpop" => (None, 2),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (None, 2),
         _ => (None, 1),
     };
     let first = numkeys_at + 1;
@@ -607,6 +610,15 @@ pub fn execute(
     if let Some(e) = pubsub::refuse_in_subscribed_mode(client, spec, args, block) {
         return reject(shared, client, e);
     }
+    // While a script runs past busy-reply-threshold only allow_busy commands get through, as in
+    // Redis (checked before MULTI queues, so a refusal dooms the transaction).
+    let busy = &shared.scripts.busy;
+    let allowed_when_busy = busy.is_running() && allowed_when_busy(spec, args);
+    if !allowed_when_busy {
+        if let Some(text) = busy.refusal() {
+            return reject(shared, client, CmdError::msg(text));
+        }
+    }
     if let Some(multi) = client.multi.as_mut() {
         if !transactions::runs_inside_multi(spec.name) {
             if spec.has(flags::NO_MULTI) {
@@ -621,10 +633,9 @@ pub fn execute(
             return Outcome::Reply(Reply::status("QUEUED"));
         }
     }
-    let view = if spec.has(flags::EXCLUSIVE) {
-        shared.store.view_exclusive()
-    } else {
-        shared.store.view()
+    let view = match take_view(shared, spec, allowed_when_busy) {
+        Ok(view) => view,
+        Err(e) => return reject(shared, client, e),
     };
     let mut cx = Context {
         shared,
@@ -648,6 +659,57 @@ pub fn execute(
         Err(CmdError::Blocked(w)) => Outcome::Blocked(w),
         Err(CmdError::NotReady) => Outcome::NotReady,
         result => Outcome::Reply(finish(shared, spec, result)),
+    }
+}
+
+/// Whether a command may run while a script is busy: flagged `allow_busy` (for a container,
+/// its subcommand), as in Redis.
+fn allowed_when_busy(spec: &Spec, args: &Args<'_>) -> bool {
+    let flags = introspection::subcommand_flags(spec, args).unwrap_or(spec.flags);
+    flags & flags::ALLOW_BUSY != 0
+}
+
+/// Takes the database view for a command. A script (or EXEC) holds it exclusively while it
+/// runs: the command waits for it in steps, so that once a script has run past the threshold
+/// it answers BUSY instead, and waiting never outlasts the threshold. Commands allowed while
+/// busy that touch no data (SCRIPT KILL, SHUTDOWN NOSAVE, AUTH...) get a view of no database
+/// at once; WATCH reads keys, so it waits like any other command.
+fn take_view<'a>(
+    shared: &'a Shared,
+    spec: &Spec,
+    allowed_when_busy: bool,
+) -> Result<View<'a>, CmdError> {
+    let store = &shared.store;
+    let exclusive = spec.has(flags::EXCLUSIVE);
+    let quick = std::time::Duration::ZERO;
+    let view = if exclusive {
+        store.try_view_exclusive_for(quick)
+    } else {
+        store.try_view_for(quick)
+    };
+    if let Some(view) = view {
+        return Ok(view);
+    }
+    let busy = &shared.scripts.busy;
+    loop {
+        if busy.is_running() {
+            if allowed_when_busy && spec.name != "watch" {
+                return Ok(store.detached_view());
+            }
+            if let Some(text) = busy.refusal() {
+                return Err(CmdError::msg(text));
+            }
+        }
+        let step = busy.until_threshold_ms().map_or(100, |ms| ms.clamp(1, 100));
+        let wait = std::time::Duration::from_millis(step);
+        let view = if exclusive {
+            store.try_view_exclusive_for(wait)
+        } else {
+            store.try_view_for(wait)
+        };
+        if let Some(view) = view {
+            return Ok(view);
+        }
     }
 }
 
@@ -703,7 +765,17 @@ pub(crate) fn run_queued(cx: &mut Context<'_>, args: &Args<'_>) -> Reply {
     let Some(spec) = cx.shared.names.lookup(args.get(0)) else {
         return error_reply(unknown_command(args));
     };
+    run_nested(cx, spec, args)
+}
+
+/// Runs a command inside another one on its borrowed view: a command of EXEC, or one a script
+/// calls. Each is counted, logged and fed to MONITOR on its own, and never blocks.
+pub(crate) fn run_nested(cx: &mut Context<'_>, spec: &'static Spec, args: &Args<'_>) -> Reply {
     cx.client.note_command(spec.name);
+    // Whatever the command reads must see the writes of the ones before it.
+    if let Err(e) = crate::storage::txn::flush_pending(&cx.shared.store) {
+        return error_reply(CmdError::Storage(e));
+    }
     let mut inner = Context {
         shared: cx.shared,
         client: &mut *cx.client,

@@ -168,6 +168,22 @@ fn now_unix() -> Duration {
         .unwrap_or_default()
 }
 
+/// Feeds a command to MONITOR clients as it arrives (EVAL and FCALL, which Redis shows before
+/// the commands their script runs).
+pub(crate) fn feed_monitors(shared: &Shared, client: &Client, args: &Args<'_>) {
+    let ops = &shared.ops;
+    if ops.monitors.is_empty() {
+        return;
+    }
+    let line = monitor_line(
+        now_unix().as_micros() as u64,
+        client.db,
+        &client.info.addr,
+        args.iter(),
+    );
+    ops.monitors.feed(&line, &monitor_limit(shared));
+}
+
 /// After a command ran (at top level or inside EXEC): the slow log, the latency monitor and the
 /// MONITOR feed, as Redis's `call()` does them. `slow` is false where Redis does not log (EXEC
 /// itself, whose commands are logged one by one; a command that blocked). `feed` is false for

@@ -157,6 +157,12 @@ fn shutdown(cx: &mut Context<'_>, args: &Args<'_>) -> CmdResult {
     if abort {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
+    // While a script runs past the threshold only SHUTDOWN NOSAVE may stop the server.
+    if !nosave {
+        if let Some(busy) = cx.shared.scripts.busy.refusal() {
+            return Err(CmdError::msg(busy));
+        }
+    }
     // Every acknowledged write is already in the WAL; shutdown syncs it. No reply is sent, as in
     // Redis: the connection closes.
     cx.client.reply_mode = ReplyMode::SkipThis;

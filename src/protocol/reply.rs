@@ -32,6 +32,8 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set; an array for RESP2.
     Set(Vec<Reply>),
+    /// A big number (`(` in RESP3), as a Lua script may return; a bulk string for RESP2.
+    BigNumber(Cow<'static, str>),
     /// Verbatim text with a three-letter format (`txt`); a bulk string for RESP2.
     Verbatim(&'static str, String),
     /// Out-of-band data such as a pub/sub message or subscription confirmation: a push frame
@@ -137,6 +139,13 @@ impl Reply {
                     reply.encode(out, resp3);
                 }
             }
+            Reply::BigNumber(n) => {
+                if resp3 {
+                    line(out, b'(', n.as_bytes());
+                } else {
+                    bulk(out, n.as_bytes());
+                }
+            }
             Reply::Verbatim(format, text) => {
                 if resp3 {
                     header(out, b'=', text.len() + 4);
@@ -198,8 +207,15 @@ fn push_sanitized(out: &mut Vec<u8>, s: &[u8]) {
     );
 }
 
-/// Writes an error line; a text without a code gets Redis's `ERR` prefix.
+/// Writes an error line; a text without a code gets Redis's `ERR` prefix. A text starting with
+/// `-` is sent as it is (an error a Lua script returned, which Redis does not give a code).
 pub fn error_line(out: &mut Vec<u8>, text: &str) {
+    if let Some(raw) = text.strip_prefix('-') {
+        out.push(b'-');
+        push_sanitized(out, raw.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        return;
+    }
     out.push(b'-');
     let first = text.split(' ').next().unwrap_or("");
     if first.is_empty() || !first.bytes().all(|c| c.is_ascii_uppercase()) {
@@ -260,5 +276,10 @@ mod tests {
             enc(&Reply::Error("WRONGTYPE Operation".into()), false),
             "-WRONGTYPE Operation\r\n"
         );
+        assert_eq!(enc(&Reply::Error("-boom".into()), false), "-boom\r\n");
+        assert_eq!(enc(&Reply::Error("-".into()), false), "-\r\n");
+        let big = Reply::BigNumber("123".into());
+        assert_eq!(enc(&big, true), "(123\r\n");
+        assert_eq!(enc(&big, false), "$3\r\n123\r\n");
     }
 }

@@ -341,6 +341,24 @@ impl<'a> Reader<&'a [u8]> {
     }
 }
 
+/// The libraries of a FUNCTION DUMP payload: FUNCTION2 records (each a library's code) and the
+/// DUMP footer, which is checked first (`Header` error when it does not match).
+pub fn function_payload(bytes: &[u8]) -> Result<Vec<Vec<u8>>, RdbError> {
+    let mut r = Reader::payload(bytes)?;
+    let mut out = Vec::new();
+    while !r.src.is_empty() {
+        let at = r.pos;
+        match r.u8("record type")? {
+            opcodes::FUNCTION2 => out.push(r.string("function library")?),
+            opcodes::FUNCTION_PRE_GA => {
+                return Err(corrupt(at, "Pre-GA function format not supported"))
+            }
+            _ => return Err(corrupt(at, "given type is not a function")),
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------------------------

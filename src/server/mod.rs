@@ -105,6 +105,8 @@ pub struct Shared {
     requirepass: parking_lot::Mutex<Option<String>>,
     /// SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE and DEBUG state.
     pub ops: ops::Ops,
+    /// Lua scripts, function libraries and the running script.
+    pub scripts: crate::scripting::Scripts,
     /// `notify-keyspace-events` mirrored outside the config lock: every write command reads it,
     /// and when it is 0 that one load is all notifications cost.
     notify_flags: AtomicU32,
@@ -138,6 +140,7 @@ impl Shared {
         self.ops.config_changed(&cfg);
         self.notify_flags
             .store(cfg.notify_keyspace_events, Ordering::Relaxed);
+        self.scripts.busy.set_threshold(cfg.busy_reply_threshold);
         self.store
             .created
             .arm(notify::new_key_events(cfg.notify_keyspace_events));
@@ -154,6 +157,8 @@ impl Shared {
     /// Starts an orderly shutdown.
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
+        // A running script stops at its next check, even one that wrote (SHUTDOWN NOSAVE).
+        self.scripts.busy.kill_for_shutdown();
         self.shutdown.notify_waiters();
         self.clients.kill_all();
     }
@@ -232,6 +237,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let auth_required = acl.auth_required();
     let ops = ops::Ops::new(&config);
     let notify_flags = config.notify_keyspace_events;
+    let scripts = crate::scripting::Scripts::new(config.busy_reply_threshold);
     store.created.arm(notify::new_key_events(notify_flags));
     store.arm_expired_hook(notify::expired_events(notify_flags));
     let shared = Arc::new(Shared {
@@ -250,6 +256,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         names,
         pubsub: Default::default(),
         ops,
+        scripts,
         notify_flags: AtomicU32::new(notify_flags),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
@@ -266,6 +273,16 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             shared.notify_keyspace_event(notify::class::EXPIRED, "expired", db, key, 0);
         }
     }));
+    // Function libraries persist in the data directory; load them before serving.
+    match crate::commands::scripting::load_stored_functions(&shared) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(libraries = n, "loaded function libraries"),
+        Err(e) => {
+            return Err(ServerError::Config(format!(
+                "loading function libraries: {e}"
+            )))
+        }
+    }
     Ok(Running { shared, listeners })
 }
 

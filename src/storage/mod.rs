@@ -399,6 +399,32 @@ impl Store {
         }
     }
 
+    /// A shared view if one can be had within `wait` (a running script or EXEC holds the
+    /// mapping exclusively; the dispatcher waits in steps so it can answer BUSY).
+    pub fn try_view_for(&self, wait: std::time::Duration) -> Option<View<'_>> {
+        Some(View {
+            store: self,
+            map: ViewGuard::Shared(self.db_map.try_read_for(wait)?),
+        })
+    }
+
+    /// An exclusive view if one can be had within `wait`.
+    pub fn try_view_exclusive_for(&self, wait: std::time::Duration) -> Option<View<'_>> {
+        Some(View {
+            store: self,
+            map: ViewGuard::Exclusive(self.db_map.try_write_for(wait)?),
+        })
+    }
+
+    /// A view that resolves no database, for the few commands that run while a script holds the
+    /// mapping (SCRIPT KILL, SHUTDOWN NOSAVE, AUTH, ...): they touch no data.
+    pub fn detached_view(&self) -> View<'_> {
+        View {
+            store: self,
+            map: ViewGuard::LentShared(&[]),
+        }
+    }
+
     /// Allocates a collection version larger than any handed out before, across restarts.
     pub fn next_version(&self) -> Result<u64> {
         let v = self.next_version.fetch_add(1, Ordering::Relaxed);
@@ -475,6 +501,8 @@ impl Store {
     /// Reads and validates the metadata of a key, expired or not: from the hot-key cache, or
     /// from RocksDB, filling the cache with what was read (see [`cache`] for why that is safe).
     pub fn get_meta_raw(&self, phys: u8, key: &[u8]) -> Result<Option<Meta>> {
+        // Inside a transaction the last batch may still be held back (see `txn::apply`).
+        txn::flush_pending(self)?;
         if !self.cache.is_enabled() {
             return self.read_meta(phys, key);
         }

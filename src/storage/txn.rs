@@ -11,6 +11,10 @@
 //! are merge operands, which must not be applied twice: the commands' operands go to the
 //! memtables only, and the record ends with the counters' resulting values instead.
 //!
+//! The last batch is held back until something reads (a metadata read, or the next command of
+//! the transaction): when nothing does, the final record is the only thing that applies it, so
+//! a transaction or script whose last (often only) command writes pays one write for it, not two.
+//!
 //! The residual window: a memtable flush that happens to run during the transaction persists its
 //! WAL-less writes early; a crash between that flush and the transaction's record would then
 //! keep part of it.
@@ -29,6 +33,9 @@ struct Log {
     count: u32,
     /// Physical databases whose key counters changed.
     counted: Vec<u8>,
+    /// The last batch, not applied to the memtables yet (with its counters' operands): applied
+    /// before anything reads, or else only by the final record.
+    pending: Option<WriteBatch>,
 }
 
 thread_local! {
@@ -40,23 +47,23 @@ pub(super) fn active() -> bool {
     LOG.with(|l| l.borrow().is_some())
 }
 
-/// Applies `wb` for the running transaction: to the memtables now, to the WAL at the end.
-/// `deltas` are the key-count changes whose merge operands the final record carries.
-pub(super) fn apply(store: &Store, wb: WriteBatch, deltas: &[(u8, i64, i64)]) -> Result<()> {
-    let mut wo = WriteOptions::default();
-    wo.disable_wal(true);
+/// Takes `wb` into the running transaction: to the memtables before the next read (see
+/// [`flush_pending`]), to the WAL at the end. `deltas` are the key-count changes; their merge
+/// operands go to the memtables only, the final record carries the counters' values instead.
+///
+/// The batch is held back until something reads: the last batch of a transaction (often its
+/// only one, as in a script that takes a lock) then reaches the memtables once, through the
+/// final record, instead of twice.
+pub(super) fn apply(store: &Store, mut wb: WriteBatch, deltas: &[(u8, i64, i64)]) -> Result<()> {
+    flush_pending(store)?;
     let data = wb.data();
     let (records, count) = (data[HEADER..].to_vec(), wb.len() as u32);
-    store.db.write_opt(wb, &wo)?;
-    if !deltas.is_empty() {
-        let mut merges = WriteBatch::default();
-        store.merge_counts(&mut merges, deltas);
-        store.db.write_opt(merges, &wo)?;
-    }
+    store.merge_counts(&mut wb, deltas);
     LOG.with(|l| {
         if let Some(log) = l.borrow_mut().as_mut() {
             log.records.extend_from_slice(&records);
             log.count += count;
+            log.pending = Some(wb);
             for &(phys, _, _) in deltas {
                 if !log.counted.contains(&phys) {
                     log.counted.push(phys);
@@ -67,21 +74,40 @@ pub(super) fn apply(store: &Store, wb: WriteBatch, deltas: &[(u8, i64, i64)]) ->
     Ok(())
 }
 
+/// Applies the transaction's held-back batch to the memtables, so a read sees it; called before
+/// every metadata read and before each command of a transaction or script. Nothing to do (one
+/// thread-local check) outside a transaction.
+pub fn flush_pending(store: &Store) -> Result<()> {
+    let Some(wb) = LOG.with(|l| l.borrow_mut().as_mut().and_then(|log| log.pending.take())) else {
+        return Ok(());
+    };
+    let mut wo = WriteOptions::default();
+    wo.disable_wal(true);
+    store.db.write_opt(wb, &wo)?;
+    Ok(())
+}
+
 /// A running transaction; [`Txn::commit`] writes its record. Dropped without a commit (a panic
 /// in a command), it still writes what was applied, so memory and WAL never disagree for long.
 pub struct Txn<'a> {
     store: &'a Store,
     done: bool,
+    /// Started inside another transaction (EVAL inside EXEC): the outer one writes the record.
+    nested: bool,
 }
 
 impl Store {
     /// Starts a transaction on this thread: batches committed until [`Txn::commit`] go to the
     /// WAL as one record.
     pub fn begin_txn(&self) -> Txn<'_> {
-        LOG.with(|l| *l.borrow_mut() = Some(Log::default()));
+        let nested = active();
+        if !nested {
+            LOG.with(|l| *l.borrow_mut() = Some(Log::default()));
+        }
         Txn {
             store: self,
             done: false,
+            nested,
         }
     }
 }
@@ -90,13 +116,27 @@ impl Txn<'_> {
     /// Writes the transaction's WAL record.
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
+        if self.nested {
+            return Ok(());
+        }
         finish(self.store)
+    }
+
+    /// Drops the transaction without writing its record (a script stopped by SHUTDOWN NOSAVE,
+    /// whose writes Redis would not persist either): its writes reached the memtables only, not
+    /// the WAL, so a restart does not replay them (unless a memtable flush persisted them, the
+    /// window described above). Inside another transaction, that one decides.
+    pub fn abandon(mut self) {
+        self.done = true;
+        if !self.nested {
+            LOG.with(|l| l.borrow_mut().take());
+        }
     }
 }
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && !self.nested {
             if let Err(e) = finish(self.store) {
                 tracing::error!(error = %e, "writing an interrupted transaction's WAL record failed");
             }
@@ -108,7 +148,13 @@ fn finish(store: &Store) -> Result<()> {
     let Some(log) = LOG.with(|l| l.borrow_mut().take()) else {
         return Ok(());
     };
+    // A held-back batch is applied by the record itself (its records are in it).
     if log.count == 0 && log.counted.is_empty() {
+        if let Some(wb) = log.pending {
+            let mut wo = WriteOptions::default();
+            wo.disable_wal(true);
+            store.db.write_opt(wb, &wo)?;
+        }
         return Ok(());
     }
     let mut rep = Vec::with_capacity(HEADER + log.records.len());

@@ -35,6 +35,9 @@
 //!   differential, the memory budget's RSS bound, CONFIG SET maxmemory.
 //! - `streams`, `diff_streams`: stream commands with their errors, blocking reads, RESP3,
 //!   notifications, and random command streams compared with redis-server.
+//! - `scripting`, `diff_scripting`: EVAL/FCALL and friends, BUSY and SCRIPT KILL with several
+//!   clients, functions across a restart; a corpus of scripts and function libraries compared
+//!   with redis-server.
 
 mod acl;
 mod admin;
@@ -48,6 +51,7 @@ mod diff_geo;
 mod diff_hashes;
 mod diff_hll;
 mod diff_lists;
+mod diff_scripting;
 mod diff_sets;
 mod diff_streams;
 mod diff_transactions;
@@ -61,6 +65,7 @@ mod ops;
 mod pubsub;
 mod rdb;
 mod redis_py;
+mod scripting;
 mod smoke;
 mod streams;
 mod tracking;

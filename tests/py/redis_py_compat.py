@@ -129,6 +129,72 @@ def test_data_types():
     check(r.type("z") == "zset", "TYPE")
 
 
+def test_lock():
+    """redis-py's Lock: its acquire, extend, reacquire and release are Lua scripts (EVALSHA, with
+    a fall back to EVAL after NOSCRIPT)."""
+    r = client()
+    r.script_flush()
+    lock = r.lock("resource", timeout=5, blocking_timeout=0.2)
+    check(lock.acquire() is True, "Lock acquire")
+    check(lock.owned() and lock.locked(), "Lock owned")
+    other = client().lock("resource", timeout=5, blocking_timeout=0.2)
+    check(other.acquire() is False, "a second Lock cannot acquire")
+    check(lock.extend(10) is True, "Lock extend adds time")
+    check(8000 < r.pttl("resource") <= 15000, f"extended TTL {r.pttl('resource')}")
+    check(lock.extend(3, replace_ttl=True) is True, "Lock extend replace_ttl")
+    check(r.pttl("resource") <= 3000, "replaced TTL")
+    check(lock.reacquire() is True, "Lock reacquire")
+    lock.release()
+    check(not lock.locked(), "released")
+    try:
+        lock.release()
+        check(False, "releasing an unlocked Lock must fail")
+    except redis.exceptions.LockError:
+        pass
+    # Timeout: the lock expires by itself, then another owner takes it; the first one can
+    # neither extend nor release it any more.
+    short = r.lock("resource", timeout=0.2)
+    check(short.acquire() is True, "short Lock acquire")
+    time.sleep(0.4)
+    check(other.acquire() is True, "the lock expired and another owner took it")
+    try:
+        short.extend(1)
+        check(False, "extending a lost Lock must fail")
+    except redis.exceptions.LockNotOwnedError:
+        pass
+    other.release()
+    # As a context manager, contended by threads: the critical section never overlaps.
+    r.set("inside", 0)
+    overlaps = []
+
+    def worker():
+        c = client()
+        for _ in range(20):
+            with c.lock("cs", timeout=5, blocking_timeout=10, sleep=0.001):
+                if c.incr("inside") != 1:
+                    overlaps.append(1)
+                c.decr("inside")
+
+    ts = [threading.Thread(target=worker) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(not overlaps, "Lock let two owners in")
+
+
+def test_scripts_and_functions():
+    r = client()
+    incr = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    r.delete("sc")
+    check(incr(keys=["sc"], args=[5]) == 5, "Script object")
+    check(incr(keys=["sc"], args=[5]) == 10, "Script object by EVALSHA")
+    r.function_load("#!lua name=pylib\nredis.register_function('double', function(k, a) return a[1] * 2 end)", replace=True)
+    check(r.fcall("double", 0, 21) == 42, "FCALL")
+    check(r.function_list(library="pylib")[0][1] == "pylib", "FUNCTION LIST")
+    r.function_delete("pylib")
+
+
 def test_acl_users():
     r = client()
     r.acl_setuser("app", enabled=True, passwords=["+apppw"], keys=["app:*"],

@@ -350,8 +350,8 @@ impl<'a> Importer<'a> {
 }
 
 /// Where the server keeps a function library: `fn/` + name in the `default` column family,
-/// the library's source as the value.
-pub const LIBRARY_KEY_PREFIX: &[u8] = b"fn/";
+/// the library's source as the value (the server's own constant, so both agree).
+pub use basalt::scripting::functions::LIBRARY_KEY_PREFIX;
 
 /// The library name from a function library's shebang line (`#!lua name=mylib`).
 pub fn library_name(code: &[u8]) -> Result<String> {

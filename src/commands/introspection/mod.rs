@@ -96,6 +96,8 @@ fn subcommands_of(name: &str) -> &'static [Sub] {
         "memory" => super::ops::MEMORY_SUBS,
         "xgroup" => super::streams::XGROUP_SUBS,
         "xinfo" => super::streams::XINFO_SUBS,
+        "script" => super::scripting::SCRIPT_SUBS,
+        "function" => super::scripting::FUNCTION_SUBS,
         _ => &[],
     }
 }

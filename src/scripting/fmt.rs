@@ -1,0 +1,166 @@
+//! Number formatting as C's `printf("%.<p>g")` does it (Lua's `tostring` uses `%.14g`, cjson
+//! `%.14g`, `redis.call` arguments `%.17g`), and Redis's `rand48` generator behind
+//! `math.random`.
+
+/// Formats `v` as `printf("%.{precision}g", v)` does with glibc.
+pub fn format_g(v: f64, precision: usize) -> String {
+    let p = precision.max(1);
+    if v.is_nan() {
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // Rust's exact formatting rounds the p significant digits as glibc does (to nearest, ties
+    // to even on the exact binary value), and gives the exponent after rounding, which is the
+    // one %g uses to choose the notation.
+    let sci = format!("{:.*e}", p - 1, v.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let mut out = String::with_capacity(p + 8);
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    if exp < -4 || exp >= p as i32 {
+        let frac = trim_zeros(&digits[1..]);
+        out.push(char::from(digits[0]));
+        if !frac.is_empty() {
+            out.push('.');
+            push(&mut out, frac);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        push(&mut out, &digits[..int_len]);
+        let frac = trim_zeros(&digits[int_len..]);
+        if !frac.is_empty() {
+            out.push('.');
+            push(&mut out, frac);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        push(&mut out, trim_zeros(&digits));
+    }
+    out
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+    &digits[..end]
+}
+
+fn push(out: &mut String, digits: &[u8]) {
+    out.extend(digits.iter().map(|&d| char::from(d)));
+}
+
+/// C's `(long long)` cast of a double as x86-64 performs it: truncation, and `i64::MIN` for
+/// NaN and anything out of range (Redis converts Lua numbers to integer replies this way).
+pub fn c_cast_i64(v: f64) -> i64 {
+    if v.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
+/// C's `(int)` cast of a double on x86-64 (`i32::MIN` when out of range), as `luaL_checkint`.
+pub fn c_cast_i32(v: f64) -> i32 {
+    if v.is_nan() || v >= 2_147_483_648.0 || v <= -2_147_483_649.0 {
+        i32::MIN
+    } else {
+        v as i32
+    }
+}
+
+/// Redis's `rand48` (the POSIX `drand48` family's generator, so `math.random` gives the same
+/// sequence for the same seed on every platform).
+#[derive(Clone, Copy)]
+pub struct Rand48 {
+    x: u64,
+}
+
+/// `REDIS_LRAND48_MAX`.
+pub const LRAND48_MAX: i32 = i32::MAX;
+
+impl Default for Rand48 {
+    fn default() -> Self {
+        let mut r = Rand48 { x: 0 };
+        r.seed(0);
+        r
+    }
+}
+
+impl Rand48 {
+    /// `redisSrand48`.
+    pub fn seed(&mut self, seed: i32) {
+        self.x = ((u64::from(seed as u32) << 16) | 0x330E) & ((1 << 48) - 1);
+    }
+
+    /// `redisLrand48`: 31 random bits.
+    pub fn next(&mut self) -> i32 {
+        self.x = (self.x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & ((1 << 48) - 1);
+        (self.x >> 17) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g_formats_like_printf() {
+        let cases: &[(f64, usize, &str)] = &[
+            (0.0, 14, "0"),
+            (-0.0, 14, "-0"),
+            (1.0, 14, "1"),
+            (0.1, 14, "0.1"),
+            (0.1, 17, "0.10000000000000001"),
+            (1e14, 14, "1e+14"),
+            (123456789012345.0, 14, "1.2345678901234e+14"),
+            (12345678901234.0, 14, "12345678901234"),
+            (0.0001, 14, "0.0001"),
+            (0.00001, 14, "1e-05"),
+            (2.71875, 14, "2.71875"),
+            (-2.5, 14, "-2.5"),
+            (1e300, 17, "1.0000000000000001e+300"),
+            (f64::INFINITY, 14, "inf"),
+            (f64::NEG_INFINITY, 14, "-inf"),
+            (100.0, 17, "100"),
+        ];
+        for &(v, p, want) in cases {
+            assert_eq!(format_g(v, p), want, "{v} %.{p}g");
+        }
+    }
+
+    #[test]
+    fn casts_follow_x86() {
+        assert_eq!(c_cast_i64(3.99), 3);
+        assert_eq!(c_cast_i64(-3.99), -3);
+        assert_eq!(c_cast_i64(1e20), i64::MIN);
+        assert_eq!(c_cast_i64(f64::NAN), i64::MIN);
+        assert_eq!(c_cast_i32(1e10), i32::MIN);
+        assert_eq!(c_cast_i32(-7.5), -7);
+    }
+
+    #[test]
+    fn rand48_matches_redis() {
+        // redis 7.0: math.randomseed(7); math.random(100), math.random(100) -> 27, 69
+        let mut r = Rand48::default();
+        r.seed(7);
+        let mut pick = |u: i32| {
+            let f = f64::from(r.next() % LRAND48_MAX) / f64::from(LRAND48_MAX);
+            (f * f64::from(u)).floor() as i32 + 1
+        };
+        assert_eq!((pick(100), pick(100)), (27, 69));
+    }
+}
