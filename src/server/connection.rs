@@ -82,6 +82,7 @@ async fn serve_client(
     let info = client.info.clone();
     // After a blocked command finishes, requests pipelined behind it may already be buffered.
     let mut need_read = true;
+    let mut turn = Turn::None;
     loop {
         if need_read {
             if buf.capacity() - buf.len() < READ_CHUNK {
@@ -116,7 +117,17 @@ async fn serve_client(
                 cfg.client_query_buffer_limit as usize,
             )
         };
-        let pass = run_pass(shared, client, &mut parser, &buf, limits, &mut out);
+        let pass = run_pass(
+            shared,
+            client,
+            &mut parser,
+            &buf,
+            limits,
+            &mut out,
+            &mut turn,
+        );
+        // A turn the pass did not use (the client was killed meanwhile) goes back at once.
+        turn = Turn::None;
         buf.advance(pass.consumed);
         info.query_buf.store(buf.len(), Ordering::Relaxed);
         if buf.len() > query_limit {
@@ -136,6 +147,16 @@ async fn serve_client(
                 _ = shared.ops.pause.wait() => {}
                 _ = info.killed() => return Ok(()),
             }
+            need_read = false;
+            continue;
+        }
+        if pass.wait_turn {
+            // The next request takes the database view exclusively and another holds the gate:
+            // wait for it here, where waiting frees the worker thread (the request stays in `buf`).
+            let Some(t) = wait_turn(shared, &info).await else {
+                return Ok(());
+            };
+            turn = t;
             need_read = false;
             continue;
         }
@@ -260,6 +281,75 @@ struct Pass {
     blocked: Option<Arc<Waiter>>,
     /// CLIENT PAUSE holds the next request; the pass stopped before it.
     paused: bool,
+    /// The next request needs the exclusive gate, which another connection holds; the pass
+    /// stopped before it.
+    wait_turn: bool,
+}
+
+impl Pass {
+    fn stopped(consumed: usize) -> Pass {
+        Pass {
+            consumed,
+            blocked: None,
+            paused: false,
+            wait_turn: false,
+        }
+    }
+}
+
+/// A connection's claim on [`Shared::exclusive_gate`] for its next exclusive request.
+///
+/// Commands that take the database view exclusively (scripts, EXEC, FLUSHALL, SWAPDB) queue for
+/// the gate asynchronously before they run. Without it, a second script arriving while one runs
+/// parks its tokio worker on the view's lock: with scripts from many clients, the workers take
+/// turns sleeping on a futex and waking each other, and nobody reads sockets meanwhile. Through
+/// the gate, a waiting connection yields its worker, which goes on reading and parsing other
+/// clients' requests, and a released permit wakes the next waiter on the releasing worker. The
+/// lock still provides the exclusion; the gate only orders who asks for it.
+enum Turn<'a> {
+    None,
+    /// Acquired by [`wait_turn`] for the request the pass stopped before.
+    Held(tokio::sync::SemaphorePermit<'a>),
+    /// A script has run past busy-reply-threshold: run the request without the gate, so that
+    /// it answers BUSY (or waits on the lock in steps) as the dispatcher decides.
+    Bypass,
+}
+
+/// Whether a request must hold the exclusive gate to run: a command flagged EXCLUSIVE that
+/// will run now (inside MULTI only EXEC runs; the rest are queued).
+fn needs_gate(shared: &Shared, client: &Client, args: &Args<'_>) -> bool {
+    let Some(spec) = shared.names.lookup(args.get(0)) else {
+        return false;
+    };
+    spec.has(commands::flags::EXCLUSIVE)
+        && spec.arity_ok(args.len())
+        && (client.multi.is_none() || spec.name == "exec")
+}
+
+/// Waits for the exclusive gate. Bypasses it once a script has run past busy-reply-threshold;
+/// None if the client was killed meanwhile.
+async fn wait_turn<'a>(shared: &'a Shared, info: &super::ClientInfo) -> Option<Turn<'a>> {
+    let acquire = shared.exclusive_gate.acquire();
+    tokio::pin!(acquire);
+    loop {
+        let step = shared
+            .scripts
+            .busy
+            .until_threshold_ms()
+            .map_or(100, |ms| ms.clamp(1, 100));
+        tokio::select! {
+            permit = &mut acquire => {
+                // The gate is never closed; if it were, the lock alone still excludes.
+                return Some(permit.map_or(Turn::Bypass, Turn::Held));
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(step)) => {
+                if shared.scripts.busy.refusal().is_some() {
+                    return Some(Turn::Bypass);
+                }
+            }
+            _ = info.killed() => return None,
+        }
+    }
 }
 
 /// Appends a reply unless CLIENT REPLY says otherwise.
@@ -281,6 +371,7 @@ fn run_pass(
     buf: &[u8],
     mut limits: Limits,
     out: &mut Vec<u8>,
+    turn: &mut Turn<'_>,
 ) -> Pass {
     let mut off = 0;
     while !client.close_after_reply {
@@ -293,13 +384,30 @@ fn run_pass(
                 let args = Args::new(base, parser.args());
                 if commands::ops::must_wait_for_pause(shared, client, &args) {
                     return Pass {
-                        consumed: off,
-                        blocked: None,
                         paused: true,
+                        ..Pass::stopped(off)
                     };
                 }
+                let permit = if needs_gate(shared, client, &args) {
+                    match std::mem::replace(turn, Turn::None) {
+                        Turn::Held(permit) => Some(permit),
+                        Turn::Bypass => None,
+                        Turn::None => match shared.exclusive_gate.try_acquire() {
+                            Ok(permit) => Some(permit),
+                            Err(_) => {
+                                return Pass {
+                                    wait_turn: true,
+                                    ..Pass::stopped(off)
+                                }
+                            }
+                        },
+                    }
+                } else {
+                    None
+                };
                 pubsub::deliver_queued(client, out);
                 let outcome = commands::dispatch(shared, client, &args);
+                drop(permit);
                 off += consumed;
                 // Clients blocked on keys this command wrote are served before it replies.
                 if shared.store.ready.has_pending() {
@@ -312,9 +420,8 @@ fn run_pass(
                     }
                     Outcome::Blocked(waiter) => {
                         return Pass {
-                            consumed: off,
                             blocked: Some(waiter),
-                            paused: false,
+                            ..Pass::stopped(off)
                         }
                     }
                     // Only re-runs of blocked commands report this; a connection never does.
@@ -330,9 +437,5 @@ fn run_pass(
             }
         }
     }
-    Pass {
-        consumed: off,
-        blocked: None,
-        paused: false,
-    }
+    Pass::stopped(off)
 }

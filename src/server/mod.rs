@@ -107,6 +107,11 @@ pub struct Shared {
     pub ops: ops::Ops,
     /// Lua scripts, function libraries and the running script.
     pub scripts: crate::scripting::Scripts,
+    /// Queues connections for the commands that take the database view exclusively (scripts,
+    /// EXEC, FLUSHALL...): one permit, awaited by the connection's task before it runs such a
+    /// command, so that a connection waiting its turn frees its worker thread instead of
+    /// parking it on the view's lock (see `connection::run_pass`).
+    pub exclusive_gate: tokio::sync::Semaphore,
     /// `notify-keyspace-events` mirrored outside the config lock: every write command reads it,
     /// and when it is 0 that one load is all notifications cost.
     notify_flags: AtomicU32,
@@ -257,6 +262,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         pubsub: Default::default(),
         ops,
         scripts,
+        exclusive_gate: tokio::sync::Semaphore::new(1),
         notify_flags: AtomicU32::new(notify_flags),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),

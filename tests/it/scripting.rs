@@ -67,6 +67,11 @@ fn busy_script_kill_and_recovery() {
     assert_eq!(cmd(&mut other, &["MULTI"]), Reply::ok());
     assert_eq!(cmd(&mut other, &["INCR", "x"]), Reply::Error(busy.into()));
     assert_eq!(cmd(&mut other, &["DISCARD"]), Reply::ok());
+    // A second script queued behind the busy one is answered BUSY, not held until it ends.
+    assert_eq!(
+        cmd(&mut other, &["EVAL", "return 1", "0"]),
+        Reply::Error(busy.into())
+    );
     // SHUTDOWN without NOSAVE is refused while busy.
     assert_eq!(cmd(&mut other, &["SHUTDOWN"]), Reply::Error(busy.into()));
     assert_eq!(cmd(&mut other, &["SCRIPT", "KILL"]), Reply::ok());
@@ -217,6 +222,63 @@ fn scripts_are_atomic_for_concurrent_readers() {
     notice(&format!(
         "atomic scripts: 2000 transfers, {reads} consistent reads"
     ));
+}
+
+/// Scripts from many clients, pipelined, queue for the exclusive gate: a read-modify-write
+/// script loses no update, and every connection gets its replies in order.
+#[test]
+fn pipelined_scripts_from_many_clients_run_one_at_a_time() {
+    let srv = Server::start();
+    let port = srv.port();
+    let script = "local v = tonumber(redis.call('GET', KEYS[1]) or '0') + 1 \
+                  redis.call('SET', KEYS[1], v) redis.call('RPUSH', KEYS[2], v) return v";
+    let (clients, rounds, depth) = (8, 25, 20);
+    let workers: Vec<_> = (0..clients)
+        .map(|w| {
+            thread::spawn(move || {
+                let mut c = connect(port);
+                let mut last = 0;
+                for _ in 0..rounds {
+                    let mut pipe = redis::pipe();
+                    for _ in 0..depth {
+                        pipe.cmd("EVAL")
+                            .arg(script)
+                            .arg(2)
+                            .arg("counter")
+                            .arg(format!("seen:{w}"));
+                        // A plain command between scripts must still be answered in order.
+                        pipe.cmd("PING").arg(w);
+                    }
+                    let replies: Vec<redis::Value> = pipe.query(&mut c).unwrap();
+                    for pair in replies.chunks(2) {
+                        let redis::Value::Int(v) = pair[0] else {
+                            panic!("{:?}", pair[0])
+                        };
+                        assert!(v > last, "a client saw its counter go back: {v} after {last}");
+                        last = v;
+                        assert_eq!(pair[1], redis::Value::BulkString(w.to_string().into_bytes()));
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut c = srv.client();
+    let total = (clients * rounds * depth) as i64;
+    assert_eq!(cmd(&mut c, &["GET", "counter"]), Reply::bulk(total.to_string()));
+    // Every value was handed out exactly once.
+    let mut all = Vec::new();
+    for w in 0..clients {
+        let Reply::Array(vals) = cmd(&mut c, &["LRANGE", &format!("seen:{w}"), "0", "-1"]) else {
+            panic!("LRANGE")
+        };
+        all.extend(vals.iter().map(|v| v.as_bytes().unwrap().to_vec()));
+    }
+    all.sort_by_key(|v| std::str::from_utf8(v).unwrap().parse::<i64>().unwrap());
+    let expected: Vec<Vec<u8>> = (1..=total).map(|i| i.to_string().into_bytes()).collect();
+    assert_eq!(all, expected);
 }
 
 #[test]
