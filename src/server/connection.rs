@@ -126,7 +126,7 @@ async fn serve_client(
             &mut out,
             &mut turn,
         );
-        // A turn the pass did not use (the client was killed meanwhile) goes back at once.
+        // The gate goes back at the end of every pass.
         turn = Turn::None;
         buf.advance(pass.consumed);
         info.query_buf.store(buf.len(), Ordering::Relaxed);
@@ -308,8 +308,11 @@ impl Pass {
 /// lock still provides the exclusion; the gate only orders who asks for it.
 enum Turn<'a> {
     None,
-    /// Acquired by [`wait_turn`] for the request the pass stopped before.
-    Held(tokio::sync::SemaphorePermit<'a>),
+    /// Acquired by [`wait_turn`] for the request the pass stopped before, or by the pass itself;
+    /// held until the pass ends.
+    Held {
+        _permit: tokio::sync::SemaphorePermit<'a>,
+    },
     /// A script has run past busy-reply-threshold: run the request without the gate, so that
     /// it answers BUSY (or waits on the lock in steps) as the dispatcher decides.
     Bypass,
@@ -340,7 +343,7 @@ async fn wait_turn<'a>(shared: &'a Shared, info: &super::ClientInfo) -> Option<T
         tokio::select! {
             permit = &mut acquire => {
                 // The gate is never closed; if it were, the lock alone still excludes.
-                return Some(permit.map_or(Turn::Bypass, Turn::Held));
+                return Some(permit.map_or(Turn::Bypass, |p| Turn::Held { _permit: p }));
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(step)) => {
                 if shared.scripts.busy.refusal().is_some() {
@@ -364,14 +367,14 @@ fn emit(client: &mut Client, reply: Reply, out: &mut Vec<u8>) {
 }
 
 /// Runs every complete request in `buf`, appending replies to `out`, until one blocks.
-fn run_pass(
-    shared: &Arc<Shared>,
+fn run_pass<'s>(
+    shared: &'s Arc<Shared>,
     client: &mut Client,
     parser: &mut RequestParser,
     buf: &[u8],
     mut limits: Limits,
     out: &mut Vec<u8>,
-    turn: &mut Turn<'_>,
+    turn: &mut Turn<'s>,
 ) -> Pass {
     let mut off = 0;
     while !client.close_after_reply {
@@ -388,12 +391,14 @@ fn run_pass(
                         ..Pass::stopped(off)
                     };
                 }
-                let permit = if needs_gate(shared, client, &args) {
-                    match std::mem::replace(turn, Turn::None) {
-                        Turn::Held(permit) => Some(permit),
-                        Turn::Bypass => None,
+                // The gate, once had, is kept to the end of the pass: a pipeline of scripts runs
+                // through without handing it over (and stopping) after each one.
+                if needs_gate(shared, client, &args) {
+                    match turn {
+                        Turn::Held { .. } => {}
+                        Turn::Bypass => *turn = Turn::None,
                         Turn::None => match shared.exclusive_gate.try_acquire() {
-                            Ok(permit) => Some(permit),
+                            Ok(permit) => *turn = Turn::Held { _permit: permit },
                             Err(_) => {
                                 return Pass {
                                     wait_turn: true,
@@ -402,12 +407,9 @@ fn run_pass(
                             }
                         },
                     }
-                } else {
-                    None
-                };
+                }
                 pubsub::deliver_queued(client, out);
                 let outcome = commands::dispatch(shared, client, &args);
-                drop(permit);
                 off += consumed;
                 // Clients blocked on keys this command wrote are served before it replies.
                 if shared.store.ready.has_pending() {

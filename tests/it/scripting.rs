@@ -254,9 +254,15 @@ fn pipelined_scripts_from_many_clients_run_one_at_a_time() {
                         let redis::Value::Int(v) = pair[0] else {
                             panic!("{:?}", pair[0])
                         };
-                        assert!(v > last, "a client saw its counter go back: {v} after {last}");
+                        assert!(
+                            v > last,
+                            "a client saw its counter go back: {v} after {last}"
+                        );
                         last = v;
-                        assert_eq!(pair[1], redis::Value::BulkString(w.to_string().into_bytes()));
+                        assert_eq!(
+                            pair[1],
+                            redis::Value::BulkString(w.to_string().into_bytes())
+                        );
                     }
                 }
             })
@@ -267,7 +273,10 @@ fn pipelined_scripts_from_many_clients_run_one_at_a_time() {
     }
     let mut c = srv.client();
     let total = (clients * rounds * depth) as i64;
-    assert_eq!(cmd(&mut c, &["GET", "counter"]), Reply::bulk(total.to_string()));
+    assert_eq!(
+        cmd(&mut c, &["GET", "counter"]),
+        Reply::bulk(total.to_string())
+    );
     // Every value was handed out exactly once.
     let mut all = Vec::new();
     for w in 0..clients {
