@@ -82,6 +82,66 @@ impl<'a> SubIter<'a> {
     }
 }
 
+/// Unbounded iterators over `data` and `zscore`, created once and re-aimed at collection after
+/// collection by a walk over many keys (`basalt-rdb export`). Creating, seeking and dropping a
+/// RocksDB iterator per collection was a third of an export's CPU; a seek on a live iterator is
+/// a fraction of that. Like any RocksDB iterator, each reads the data as of its creation: for
+/// walks over data that does not change meanwhile (an offline export, one DUMP).
+#[derive(Default)]
+pub struct SubCursors<'a> {
+    data: Option<DBRawIteratorWithThreadMode<'a, DB>>,
+    score: Option<DBRawIteratorWithThreadMode<'a, DB>>,
+    /// The collection version's key prefix; only keys under it are yielded.
+    prefix: Vec<u8>,
+    cf: Option<SubCf>,
+    started: bool,
+}
+
+impl<'a> SubCursors<'a> {
+    /// Aims at the first sub-key of a collection version; [`SubCursors::next`] then yields its
+    /// sub-keys in byte order.
+    pub fn start(&mut self, db: &Db<'a>, cf: SubCf, key: &[u8], version: u64) {
+        let store = db.store;
+        let slot = match cf {
+            SubCf::Data => &mut self.data,
+            SubCf::Score => &mut self.score,
+        };
+        let it = slot.get_or_insert_with(|| {
+            store
+                .rocks()
+                .raw_iterator_cf_opt(store.cf(cf.name()), ReadOptions::default())
+        });
+        self.prefix = data_prefix(db.phys, key, version);
+        it.seek(&self.prefix);
+        self.cf = Some(cf);
+        self.started = false;
+    }
+
+    /// The next (sub-key suffix, value) of the collection [`SubCursors::start`] aimed at, or
+    /// None past its last.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<(&[u8], &[u8])>> {
+        let it = match self.cf {
+            Some(SubCf::Data) => self.data.as_mut(),
+            Some(SubCf::Score) => self.score.as_mut(),
+            None => None,
+        };
+        let Some(it) = it else { return Ok(None) };
+        if self.started {
+            it.next();
+        }
+        self.started = true;
+        match it.item() {
+            Some((k, v)) if k.starts_with(&self.prefix) => Ok(Some((&k[self.prefix.len()..], v))),
+            Some(_) => Ok(None),
+            None => {
+                it.status()?;
+                Ok(None)
+            }
+        }
+    }
+}
+
 impl<'a> Db<'a> {
     /// Reads one sub-key of a collection version.
     pub fn get_sub(
@@ -310,6 +370,24 @@ mod tests {
             collect(Some(b"bb"), true),
             vec![b"b".to_vec(), b"a".to_vec()]
         );
+
+        // One set of cursors re-aimed from collection to collection: each walk stops at its own
+        // prefix (the neighbour `h\0` and the stale version included), in either order.
+        let mut cursors = SubCursors::default();
+        let mut walk = |key: &[u8], version| {
+            cursors.start(&db, SubCf::Data, key, version);
+            let mut out = Vec::new();
+            while let Some((k, _)) = cursors.next().unwrap() {
+                out.push(k.to_vec());
+            }
+            out
+        };
+        let all = vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+        assert_eq!(walk(b"h", v2), all);
+        assert_eq!(walk(b"h", v1), vec![b"stale".to_vec()]);
+        assert_eq!(walk(b"h\x00", v2), vec![b"z".to_vec()]);
+        assert_eq!(walk(b"h", v2), all);
+        assert_eq!(walk(b"nope", v2), Vec::<Vec<u8>>::new());
 
         let mut b = db.batch();
         b.delete_sub(SubCf::Data, 0, b"h", v2, b"b");

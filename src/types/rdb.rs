@@ -10,7 +10,7 @@ use super::streams::rdb::{write_stream, StreamLoad};
 use super::zsets;
 use crate::rdb::{Chunk, Kind, RdbError, Writer};
 use crate::storage::encoding::data_prefix;
-use crate::storage::subkeys::SubCf;
+use crate::storage::subkeys::{SubCf, SubCursors};
 use crate::storage::{Batch, Db, Meta, StoreError, ValueType};
 use std::collections::HashSet;
 use std::io::Write;
@@ -314,6 +314,18 @@ pub fn write_key<W: Write>(
     expire_ms: Option<i64>,
     w: &mut Writer<W>,
 ) -> Result<(), KeyIoError> {
+    write_key_with(db, key, meta, expire_ms, w, &mut SubCursors::default())
+}
+
+/// [`write_key`] with iterators kept from key to key by the caller (a walk over many keys).
+pub fn write_key_with<'a, W: Write>(
+    db: &Db<'a>,
+    key: &[u8],
+    meta: &Meta,
+    expire_ms: Option<i64>,
+    w: &mut Writer<W>,
+    cursors: &mut SubCursors<'a>,
+) -> Result<(), KeyIoError> {
     let short = || KeyIoError::Store(StoreError::Corrupt("collection shorter than its count"));
     let (version, count) = match meta.ty() {
         ValueType::String => (0, 0),
@@ -330,7 +342,8 @@ pub fn write_key<W: Write>(
         ValueType::Stream => return write_stream(db, key, meta, expire_ms, w),
         ValueType::List => {
             w.begin_list(key, expire_ms, count)?;
-            let mut it = db.iter_subs(SubCf::Data, key, version, None, false);
+            let it = &mut *cursors;
+            it.start(db, SubCf::Data, key, version);
             for _ in 0..count {
                 let (_, v) = it.next()?.ok_or_else(short)?;
                 w.item(v)?;
@@ -338,7 +351,8 @@ pub fn write_key<W: Write>(
         }
         ValueType::Set => {
             w.begin_set(key, expire_ms, count)?;
-            let mut it = db.iter_subs(SubCf::Data, key, version, None, false);
+            let it = &mut *cursors;
+            it.start(db, SubCf::Data, key, version);
             for _ in 0..count {
                 let (m, _) = it.next()?.ok_or_else(short)?;
                 w.member(m)?;
@@ -346,7 +360,8 @@ pub fn write_key<W: Write>(
         }
         ValueType::Hash => {
             w.begin_hash(key, expire_ms, count)?;
-            let mut it = db.iter_subs(SubCf::Data, key, version, None, false);
+            let it = &mut *cursors;
+            it.start(db, SubCf::Data, key, version);
             for _ in 0..count {
                 let (f, v) = it.next()?.ok_or_else(short)?;
                 w.field(f, v)?;
@@ -354,7 +369,8 @@ pub fn write_key<W: Write>(
         }
         ValueType::ZSet => {
             w.begin_zset(key, expire_ms, count)?;
-            let mut it = db.iter_subs(SubCf::Score, key, version, None, false);
+            let it = &mut *cursors;
+            it.start(db, SubCf::Score, key, version);
             for _ in 0..count {
                 let (sub, _) = it.next()?.ok_or_else(short)?;
                 let (score, m) = zsets::parse_index_sub(sub).map_err(|e| match e {

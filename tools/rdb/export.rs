@@ -8,7 +8,8 @@
 use crate::{open_store, per_sec, progress};
 use anyhow::{Context, Result};
 use basalt::rdb::{Writer, WRITE_VERSION};
-use basalt::types::rdb::{expire_of, write_key};
+use basalt::storage::subkeys::SubCursors;
+use basalt::types::rdb::{expire_of, write_key_with};
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,8 +70,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
         }
         w.select_db(index as u64)?;
         w.resize_db(db.size(), store.expires_count(db.phys))?;
+        let mut cursors = SubCursors::default();
         db.try_for_each_entry(now_ms, |key, meta| -> Result<()> {
-            write_key(&db, key, &meta, expire_of(&meta), &mut w)
+            write_key_with(&db, key, &meta, expire_of(&meta), &mut w, &mut cursors)
                 .map_err(|e| anyhow::anyhow!("key {}: {e}", crate::printable(key)))?;
             keys += 1;
             if keys.is_multiple_of(4096) {
