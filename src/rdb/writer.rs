@@ -90,7 +90,7 @@ impl<W: Write> Out<W> {
         if d == f64::NEG_INFINITY {
             return self.put(&[255]);
         }
-        let s = fmt_g17(d);
+        let s = crate::util::num::fmt_double(d);
         self.put(&[s.len() as u8])?;
         self.put(s.as_bytes())
     }
@@ -837,28 +837,7 @@ pub fn d2string(v: f64) -> String {
     if (-HALF_RANGE..=HALF_RANGE).contains(&v) && v.fract() == 0.0 {
         return (v as i64).to_string();
     }
-    fmt_g17(v)
-}
-
-/// C's `printf("%.17g", v)` for a finite double.
-pub fn fmt_g17(v: f64) -> String {
-    fn strip(s: &str) -> &str {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.')
-        } else {
-            s
-        }
-    }
-    let sci = format!("{v:.16e}");
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..17).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", strip(mant), exp.abs())
-    } else {
-        let decimals = usize::try_from(16 - exp).unwrap_or(0);
-        strip(&format!("{v:.decimals$}")).to_string()
-    }
+    crate::util::num::fmt_double(v)
 }
 
 impl Writer<Vec<u8>> {

@@ -2,66 +2,8 @@
 //! `%.14g`, `redis.call` arguments `%.17g`), and Redis's `rand48` generator behind
 //! `math.random`.
 
-/// Formats `v` as `printf("%.{precision}g", v)` does with glibc.
-pub fn format_g(v: f64, precision: usize) -> String {
-    let p = precision.max(1);
-    if v.is_nan() {
-        return if v.is_sign_negative() { "-nan" } else { "nan" }.to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    // Rust's exact formatting rounds the p significant digits as glibc does (to nearest, ties
-    // to even on the exact binary value), and gives the exponent after rounding, which is the
-    // one %g uses to choose the notation.
-    let sci = format!("{:.*e}", p - 1, v.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let mut out = String::with_capacity(p + 8);
-    if v.is_sign_negative() {
-        out.push('-');
-    }
-    if exp < -4 || exp >= p as i32 {
-        let frac = trim_zeros(&digits[1..]);
-        out.push(char::from(digits[0]));
-        if !frac.is_empty() {
-            out.push('.');
-            push(&mut out, frac);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let e = exp.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-    } else if exp >= 0 {
-        let int_len = exp as usize + 1;
-        push(&mut out, &digits[..int_len]);
-        let frac = trim_zeros(&digits[int_len..]);
-        if !frac.is_empty() {
-            out.push('.');
-            push(&mut out, frac);
-        }
-    } else {
-        out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        push(&mut out, trim_zeros(&digits));
-    }
-    out
-}
-
-fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
-    &digits[..end]
-}
-
-fn push(out: &mut String, digits: &[u8]) {
-    out.extend(digits.iter().map(|&d| char::from(d)));
-}
+/// `printf("%.<p>g")`, shared with the replies' and the RDB writer's number formatting.
+pub use crate::util::num::fmt_g as format_g;
 
 /// C's `(long long)` cast of a double as x86-64 performs it: truncation, and `i64::MIN` for
 /// NaN and anything out of range (Redis converts Lua numbers to integer replies this way).

@@ -229,25 +229,33 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
 /// -0.0 as `-0`. NaN (never a valid score) prints as glibc does: `nan`/`-nan`.
 #[must_use]
 pub fn fmt_double(v: f64) -> String {
+    fmt_g(v, 17)
+}
+
+/// Formats `v` as glibc's `printf("%.{precision}g", v)` does: the RDB writer and replies use
+/// 17 digits, Lua's `tostring` and cjson 14.
+#[must_use]
+pub fn fmt_g(v: f64, precision: usize) -> String {
+    let p = precision.max(1);
     if v.is_nan() {
         return if v.is_sign_negative() { "-nan" } else { "nan" }.to_string();
     }
     if v.is_infinite() {
         return if v > 0.0 { "inf" } else { "-inf" }.to_string();
     }
-    // Rust's exact formatting yields the 17 correctly rounded significant
-    // digits (ties to even, as glibc) and the decimal exponent after rounding,
+    // Rust's exact formatting yields the p correctly rounded significant digits (ties to
+    // even on the exact binary value, as glibc) and the decimal exponent after rounding,
     // which is the exponent %g uses to pick fixed or scientific notation.
-    let sci = format!("{:.16e}", v.abs());
+    let sci = format!("{:.*e}", p - 1, v.abs());
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
 
-    let mut out = String::with_capacity(24);
+    let mut out = String::with_capacity(p + 8);
     if v.is_sign_negative() {
         out.push('-');
     }
-    if !(-4..17).contains(&exp) {
+    if exp < -4 || exp >= p as i32 {
         // d.ddd...e+XX, trailing zeroes dropped, exponent at least 2 digits.
         let frac = trim_zeros(&digits[1..]);
         out.push(char::from(digits[0]));
